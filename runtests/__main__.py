@@ -1,0 +1,5 @@
+import sys
+
+from runtests.cli import main
+
+sys.exit(main())

@@ -1,0 +1,95 @@
+"""The command line: Click options to Options, errors to one line and an exit code. No logic lives here."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from runtests import __version__
+from runtests.errors import EXIT_CODES, EXIT_INTERRUPTED, EXIT_USAGE_ERROR, RuntestsError
+
+EPILOG = "\b\nExit codes:\n" + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES.items())
+HELP = """Run a pytest suite in two phases and print one combined report.
+
+The parallel phase runs every test without the serial marker under pytest-xdist; then the serial phase runs
+the marked tests in a fresh sequential pytest process. PYTEST_ARGS (paths, node ids, -k, -m, -x, --lf, -p,
+-o ...) go to pytest unchanged in both phases; put them after `--` if they clash with an option below.
+Settings can also live in [tool.runtests] of pyproject.toml (same names, snake_case).
+"""
+
+
+def make_console(color: str, environ: Mapping[str, str]) -> Any:
+    from rich.console import Console
+
+    if color == "never":
+        return Console(no_color=True, color_system=None, highlight=False)
+    if color == "always":
+        return Console(force_terminal=True, highlight=False)
+    return Console(highlight=False)
+
+
+def wants_live_view(options: Any, environ: Mapping[str, str]) -> bool:
+    """Animate only for a person at a terminal: not in CI, not with NO_COLOR, not when streaming pytest."""
+    return (
+        sys.stdout.isatty()
+        and not environ.get("CI")
+        and "NO_COLOR" not in environ
+        and environ.get("TERM") != "dumb"
+        and not options.stream
+    )
+
+
+@click.command(
+    help=HELP,
+    epilog=EPILOG,
+    context_settings={"ignore_unknown_options": True, "help_option_names": ["-h", "--help"], "max_content_width": 110},
+)
+@click.option("-n", "--workers", metavar="auto|logical|N", help="xdist workers for the parallel phase; 0: no parallel phase, everything sequential.  [default: auto]")
+@click.option("--dist", type=click.Choice(["load", "loadscope", "loadfile", "loadgroup", "worksteal"]), help="xdist distribution mode.  [default: load]")
+@click.option("--serial-marker", metavar="NAME", help="marker of the tests for the serial phase.  [default: serial]")
+@click.option("--phase", type=click.Choice(["all", "parallel", "serial"]), help="run both phases or one.  [default: all]")
+@click.option("--git-check", type=click.Choice(["off", "warn", "require-clean"]), help="check the git work tree before and after.  [default: warn]")
+@click.option("--min-pass-rate", metavar="PCT", type=float, help="exit 0 when the pass rate is at least PCT (0-100).  [default: 100]")
+@click.option("-C", "directory", metavar="DIR", default=".", help="run as if started in DIR.")
+@click.option("--json-report", metavar="PATH", help="write the JSON report to PATH (relative to DIR).")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), help="colour in the report.  [default: auto]")
+@click.option("--stream/--no-stream", default=None, help="show pytest's own output instead of the live view.")
+@click.version_option(__version__, "--version", prog_name="runtests")
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED, metavar="[PYTEST_ARGS]...")
+def command(directory: str, pytest_args: tuple[str, ...], **given: Any) -> int:  # noqa: D103
+    from runtests.config import make_options
+
+    environ = os.environ
+    options = make_options(Path(directory), given, pytest_args)
+    console = make_console(options.color, environ)
+    from runtests.app import run
+
+    return run(options, console, environ, wants_live_view(options, environ))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: runs the command and turns every expected failure into a message and an exit code."""
+    try:
+        return int(command.main(args=list(argv) if argv is not None else None, prog_name="runtests", standalone_mode=False))
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.UsageError as exc:
+        exc.show()
+        return EXIT_USAGE_ERROR
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_USAGE_ERROR
+    except click.Abort:
+        click.echo("runtests: interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except RuntestsError as exc:
+        click.echo(f"runtests: error: {exc}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("runtests: interrupted", err=True)
+        return EXIT_INTERRUPTED

@@ -1,0 +1,163 @@
+"""Options: defaults, the ``[tool.runtests]`` table, validation. CLI beats config beats defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from runtests.errors import ConfigError, UsageError
+
+DIST_MODES = ("load", "loadscope", "loadfile", "loadgroup", "worksteal")
+PHASES = ("all", "parallel", "serial")
+GIT_CHECKS = ("off", "warn", "require-clean")
+COLORS = ("auto", "always", "never")
+WORKER_WORDS = ("auto", "logical")
+MARKER_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """One run's settings, validated once; everything downstream trusts them."""
+
+    cwd: Path
+    pytest_args: tuple[str, ...] = ()
+    dist: str = "load"
+    workers: str | int = "auto"
+    serial_marker: str = "serial"
+    phase: str = "all"
+    git_check: str = "warn"
+    min_pass_rate: float = 100.0
+    json_report: Path | None = None
+    color: str = "auto"
+    stream: bool = False
+    config_file: Path | None = None
+
+
+# Keys a [tool.runtests] table may hold, with what they accept (the CLI option names, snake_case).
+CONFIG_KEYS: dict[str, str] = {
+    "dist": "one of " + ", ".join(DIST_MODES),
+    "workers": "auto, logical or a whole number >= 0",
+    "serial_marker": "a marker name",
+    "phase": "one of " + ", ".join(PHASES),
+    "git_check": "one of " + ", ".join(GIT_CHECKS),
+    "min_pass_rate": "a number from 0 to 100",
+    "json_report": "a file path",
+    "color": "one of " + ", ".join(COLORS),
+    "stream": "true or false",
+    "pytest_args": "a list of strings",
+}
+
+
+def parse_workers(value: object) -> str | int:
+    """Turn `auto`, `logical` or a count into a worker setting; ValueError otherwise."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(value)
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in WORKER_WORDS:
+            return text
+        if text.isdigit():
+            return int(text)
+    raise ValueError(value)
+
+
+def check_value(key: str, value: Any) -> Any:
+    """Validate one setting from any source; ValueError when it does not fit CONFIG_KEYS[key]."""
+    if key in ("dist", "phase", "git_check", "color"):
+        choices = {"dist": DIST_MODES, "phase": PHASES, "git_check": GIT_CHECKS, "color": COLORS}[key]
+        if isinstance(value, str) and value in choices:
+            return value
+        raise ValueError(value)
+    if key == "workers":
+        return parse_workers(value)
+    if key == "serial_marker":
+        if isinstance(value, str) and MARKER_PATTERN.match(value):
+            return value
+        raise ValueError(value)
+    if key == "min_pass_rate":
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 100:
+            return float(value)
+        raise ValueError(value)
+    if key == "json_report":
+        if isinstance(value, str) and value:
+            return Path(value)
+        raise ValueError(value)
+    if key == "stream":
+        if isinstance(value, bool):
+            return value
+        raise ValueError(value)
+    if key == "pytest_args":
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return tuple(value)
+        raise ValueError(value)
+    raise KeyError(key)
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest pyproject.toml at or above `start`, as pytest finds its rootdir."""
+    for directory in (start, *start.parents):
+        candidate = directory / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_table(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the file or run from another directory") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc})") from None
+    table = data.get("tool", {}).get("runtests", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.runtests] must be a table")
+    return table
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The validated `[tool.runtests]` settings of one pyproject.toml, relative paths resolved."""
+    settings: dict[str, Any] = {}
+    for key, raw in load_table(path).items():
+        if key not in CONFIG_KEYS:
+            known = ", ".join(CONFIG_KEYS)
+            raise ConfigError(f"{path}: unknown key tool.runtests.{key} (known keys: {known})")
+        try:
+            value = check_value(key, raw)
+        except ValueError:
+            raise ConfigError(
+                f"{path}: tool.runtests.{key} = {raw!r} is not valid; expected {CONFIG_KEYS[key]}"
+            ) from None
+        if key == "json_report":
+            value = path.parent / value
+        settings[key] = value
+    return settings
+
+
+def make_options(cwd: Path, cli: Mapping[str, Any], pytest_args: tuple[str, ...]) -> Options:
+    """Merge defaults, the config file and the CLI (given values only) into validated Options."""
+    if not cwd.is_dir():
+        raise UsageError(f"-C {cwd}: no such directory")
+    cwd = cwd.resolve()
+    config_file = find_pyproject(cwd)
+    settings = read_config(config_file) if config_file else {}
+    config_args = settings.pop("pytest_args", ())
+    for key, value in cli.items():
+        if value is None:
+            continue
+        try:
+            settings[key] = check_value(key, value)
+        except ValueError:
+            option = "--" + key.replace("_", "-")
+            raise UsageError(f"{option} {value!r} is not valid; expected {CONFIG_KEYS[key]}") from None
+        if key == "json_report":
+            settings[key] = cwd / value  # relative to -C, as git -C does
+    return Options(cwd=cwd, pytest_args=(*config_args, *pytest_args), config_file=config_file, **settings)

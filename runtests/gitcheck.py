@@ -1,0 +1,143 @@
+"""The work tree before and after the run, read-only. runtests never cleans, stashes, resets or checks out."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from runtests.errors import DirtyWorktreeError, GitUnavailableError
+
+LISTED_PATHS_MAX = 10  # paths named in a one-line message; the reports list them all
+
+Signature = tuple[int, int] | None  # (mtime_ns, size); None: the path does not exist
+
+
+@dataclasses.dataclass(frozen=True)
+class WorktreeState:
+    root: str
+    head: str | None  # None: no commit yet (unborn HEAD)
+    branch: str | None
+    staged: tuple[str, ...]
+    unstaged: tuple[str, ...]
+    untracked: tuple[str, ...]
+    signatures: Mapping[str, Signature]
+
+    def dirty_paths(self, staged_expected: bool) -> tuple[str, ...]:
+        staged = () if staged_expected else self.staged
+        return tuple(dict.fromkeys((*staged, *self.unstaged, *self.untracked)))
+
+
+@dataclasses.dataclass(frozen=True)
+class Pollution:
+    """What the test run created, changed or deleted in the work tree."""
+
+    created: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    deleted: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.created or self.changed or self.deleted)
+
+    def paths(self) -> tuple[str, ...]:
+        return (*self.created, *self.changed, *self.deleted)
+
+
+def parse_porcelain(text: str) -> tuple[list[str], list[str], list[str]]:
+    """Staged, unstaged and untracked paths from `git status --porcelain=v1 -z`."""
+    staged: list[str] = []
+    unstaged: list[str] = []
+    untracked: list[str] = []
+    fields = iter(text.split("\0"))
+    for entry in fields:
+        if len(entry) < 4:
+            continue
+        x, y, path = entry[0], entry[1], entry[3:]
+        if x in "RC":
+            next(fields, None)  # the rename's source path follows as its own field
+        if x == "?":
+            untracked.append(path)
+            continue
+        if x not in " !":
+            staged.append(path)
+        if y not in " !":
+            unstaged.append(path)
+    return staged, unstaged, untracked
+
+
+def sign(root: str, path: str) -> Signature:
+    try:
+        stat = os.lstat(os.path.join(root, path))
+    except OSError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size)
+
+
+def read_worktree(cwd: Path) -> WorktreeState:
+    """The work tree's state; GitUnavailableError with a one-line reason when it cannot be read."""
+    try:
+        import git  # GitPython: lazily, so --help and `--git-check off` never pay for it
+    except ImportError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "git not found"
+        raise GitUnavailableError(f"cannot check the work tree: no usable git binary ({first_line})") from None
+    try:
+        repo = git.Repo(cwd, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise GitUnavailableError(f"cannot check the work tree: {cwd} is not inside a git repository") from None
+    try:
+        if repo.bare or repo.working_tree_dir is None:
+            raise GitUnavailableError(f"cannot check the work tree: {cwd} is in a bare repository")
+        root = str(repo.working_tree_dir)
+        output = repo.git.status("--porcelain=v1", "-z", "--untracked-files=all", strip_newline_in_stdout=False)
+        head = repo.head.commit.hexsha if repo.head.is_valid() else None
+        branch = None if repo.head.is_detached else repo.head.ref.name
+    except git.GitCommandError as exc:
+        detail = (exc.stderr or str(exc)).strip().splitlines()
+        reason = detail[-1].strip() if detail else "git status failed"
+        raise GitUnavailableError(f"cannot check the work tree: {reason}") from None
+    except (git.GitCommandNotFound, OSError) as exc:
+        raise GitUnavailableError(f"cannot check the work tree: {exc}") from None
+    staged, unstaged, untracked = parse_porcelain(output)
+    paths = dict.fromkeys((*staged, *unstaged, *untracked))
+    return WorktreeState(
+        root=root,
+        head=head,
+        branch=branch,
+        staged=tuple(staged),
+        unstaged=tuple(unstaged),
+        untracked=tuple(untracked),
+        signatures={path: sign(root, path) for path in paths},
+    )
+
+
+def compare_worktrees(before: WorktreeState, after: WorktreeState) -> Pollution:
+    """What changed between two states, judged by git status plus each dirty path's size and mtime."""
+    created: list[str] = []
+    changed: list[str] = []
+    deleted: list[str] = []
+    for path, signature in after.signatures.items():
+        if path not in before.signatures:
+            (deleted if signature is None else created if path in after.untracked else changed).append(path)
+        elif signature != before.signatures[path]:
+            (deleted if signature is None else changed).append(path)
+    for path, signature in before.signatures.items():
+        if path not in after.signatures and signature is not None:
+            # Dirty before, clean or gone now: an untracked file that vanished was deleted; a tracked one restored.
+            (deleted if path in before.untracked else changed).append(path)
+    return Pollution(tuple(sorted(created)), tuple(sorted(changed)), tuple(sorted(deleted)))
+
+
+def describe_paths(paths: tuple[str, ...]) -> str:
+    shown = ", ".join(paths[:LISTED_PATHS_MAX])
+    more = len(paths) - LISTED_PATHS_MAX
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def enforce_clean(state: WorktreeState, staged_expected: bool) -> None:
+    dirty = state.dirty_paths(staged_expected)
+    if dirty:
+        raise DirtyWorktreeError(
+            f"--git-check require-clean: {len(dirty)} uncommitted path(s) in {state.root}: {describe_paths(dirty)}; "
+            "commit or stash them yourself, or use --git-check warn"
+        )

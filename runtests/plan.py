@@ -1,0 +1,103 @@
+"""Turn Options into the phases to run: pure, no I/O, no environment reads."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from runtests import events
+from runtests.config import Options
+from runtests.errors import UsageError
+
+PARALLEL = "parallel"
+SERIAL = "serial"
+PLUGIN = "runtests.plugin"
+
+# pytest options that runtests sets itself; given through, they would fight the phase split.
+XDIST_OPTION = re.compile(r"(-n|--numprocesses|--maxprocesses|-d|--dist|--tx)(=.*|\d+|auto|logical)?\Z")
+NO_XDIST = {"no:xdist", "no:xdist.plugin"}
+# `-x` alone or in a cluster of pytest's value-less short flags (`-vx`), not in `-rfEx` (a value).
+EXIT_FIRST = re.compile(r"-[vqsl]*x[vqslx]*\Z")
+DEBUGGERS = {"--pdb", "--trace"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Phase:
+    """One pytest process: which tests it keeps and how it runs them."""
+
+    name: str
+    select: str
+    workers: str | int  # 0: no xdist in this process
+    dist: str | None
+    argv: tuple[str, ...]  # what follows `python -m pytest`, less the events file
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    phases: tuple[Phase, ...]
+    marker: str
+    stops_at_first_failure: bool
+    notes: tuple[str, ...] = ()
+
+
+def check_pytest_args(args: tuple[str, ...]) -> None:
+    """Refuse pytest options that runtests controls; say which runtests option to use instead."""
+    for index, arg in enumerate(args):
+        if arg == "--":
+            return
+        if XDIST_OPTION.match(arg):
+            raise UsageError(f"{arg}: runtests sets xdist's options itself; use runtests' -n/--workers and --dist")
+        plugin = arg[2:].lstrip("=") if arg.startswith("-p") and arg != "-p" else None
+        if arg == "-p" and index + 1 < len(args):
+            plugin = args[index + 1]
+        if plugin in NO_XDIST:
+            raise UsageError("-p no:xdist: runtests disables xdist itself; use -n 0 to run everything sequentially")
+
+
+def stops_at_first_failure(args: tuple[str, ...]) -> bool:
+    for arg in args:
+        if arg == "--":
+            return False
+        if arg == "--exitfirst" or arg.startswith("--maxfail") or EXIT_FIRST.match(arg):
+            return True
+    return False
+
+
+def plugin_argv(name: str, select: str, marker: str) -> tuple[str, ...]:
+    return (
+        "-p",
+        PLUGIN,
+        f"{events.PHASE_OPTION}={name}",
+        f"{events.SELECT_OPTION}={select}",
+        f"{events.MARKER_OPTION}={marker}",
+    )
+
+
+def make_phase(name: str, select: str, workers: str | int, options: Options) -> Phase:
+    argv = plugin_argv(name, select, options.serial_marker)
+    if workers == 0:
+        return Phase(name, select, 0, None, (*argv, "-p", "no:xdist", *options.pytest_args))
+    xdist = ("-n", str(workers), "--dist", options.dist)
+    return Phase(name, select, workers, options.dist, (*argv, *xdist, *options.pytest_args))
+
+
+def make_plan(options: Options) -> Plan:
+    args = options.pytest_args
+    check_pytest_args(args)
+    notes: list[str] = []
+    workers = options.workers
+    if any(arg in DEBUGGERS for arg in args) and workers != 0:
+        # xdist cannot attach a debugger to a worker; it falls back to sequential too.
+        notes.append("--pdb/--trace given: running every phase sequentially (-n 0)")
+        workers = 0
+    phases: list[Phase] = []
+    if workers == 0:
+        if options.phase == "all":
+            phases.append(make_phase(SERIAL, events.SELECT_ALL, 0, options))
+        elif options.phase == PARALLEL:
+            phases.append(make_phase(PARALLEL, events.SELECT_UNMARKED, 0, options))
+    elif options.phase in ("all", PARALLEL):
+        phases.append(make_phase(PARALLEL, events.SELECT_UNMARKED, workers, options))
+    if options.phase == SERIAL or (options.phase == "all" and workers != 0):
+        phases.append(make_phase(SERIAL, events.SELECT_MARKED, 0, options))
+    return Plan(tuple(phases), options.serial_marker, stops_at_first_failure(args), tuple(notes))

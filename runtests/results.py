@@ -1,0 +1,311 @@
+"""Per-test outcomes, per-phase and total counts, the pass rate and the exit code. Pure: nothing prints."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from runtests import errors
+
+
+class Outcome(enum.StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    SKIPPED = "skipped"
+    XFAILED = "xfailed"
+    XPASSED = "xpassed"
+
+
+# The `counts` keys, in report order; an error counts under "errors".
+COUNT_KEYS = ("passed", "failed", "errors", "skipped", "xfailed", "xpassed")
+COUNT_KEY = {outcome: ("errors" if outcome is Outcome.ERROR else outcome.value) for outcome in Outcome}
+PASSING = frozenset({Outcome.PASSED, Outcome.XFAILED, Outcome.XPASSED})  # what pytest treats as success
+FAILING = frozenset({Outcome.FAILED, Outcome.ERROR})
+SUBTEST_KEYS = ("passed", "failed", "skipped", "xfailed")
+
+
+@dataclasses.dataclass(slots=True)
+class SubtestResult:
+    outcome: str  # one of SUBTEST_KEYS
+    description: str
+    longrepr: str | None = None
+
+
+@dataclasses.dataclass(slots=True)
+class TestResult:
+    """One test's verdict, its setup, call and teardown folded into one."""
+
+    nodeid: str
+    phase: str
+    outcome: Outcome
+    duration_s: float = 0.0
+    worker: str | None = None
+    start: float | None = None
+    stop: float | None = None
+    location: tuple[str, int | None, str] | None = None
+    longrepr: str | None = None  # the failure or error text, as pytest shows it
+    sections: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    reason: str | None = None  # why it was skipped or xfailed
+    subtests: list[SubtestResult] = dataclasses.field(default_factory=list)
+    crashed: bool = False
+
+    @property
+    def is_failing(self) -> bool:
+        return self.outcome in FAILING
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CollectError:
+    nodeid: str
+    longrepr: str
+    phase: str
+
+
+def fold_reports(reports: list[dict[str, Any]]) -> tuple[Outcome, dict[str, Any] | None]:
+    """One verdict from a test's reports, and the report that decided it when it was not a plain pass."""
+    outcome = Outcome.PASSED
+    decisive: dict[str, Any] | None = None
+    for report in reports:
+        when, result, xfail = report.get("when"), report.get("outcome"), bool(report.get("xfail"))
+        if when == "call":
+            if result == "failed":
+                outcome, decisive = Outcome.FAILED, report
+            elif result == "skipped":
+                outcome, decisive = (Outcome.XFAILED if xfail else Outcome.SKIPPED), report
+            elif xfail:
+                outcome, decisive = Outcome.XPASSED, report
+        elif result == "failed":  # setup, teardown, or "???" for a crashed xdist worker
+            if outcome is not Outcome.FAILED:
+                outcome, decisive = Outcome.ERROR, report
+        elif result == "skipped" and when == "setup":
+            outcome, decisive = (Outcome.XFAILED if xfail else Outcome.SKIPPED), report
+    return outcome, decisive
+
+
+def make_test_result(event: dict[str, Any], phase: str) -> TestResult:
+    reports: list[dict[str, Any]] = event.get("reports") or []
+    outcome, decisive = fold_reports(reports)
+    starts = [r["start"] for r in reports if r.get("start")]
+    stops = [r["stop"] for r in reports if r.get("stop")]
+    subtests = [
+        SubtestResult(
+            outcome="xfailed" if sub.get("xfail") else str(sub.get("outcome")),
+            description=str(sub.get("description") or ""),
+            longrepr=sub.get("longrepr"),
+        )
+        for sub in event.get("subtests") or ()
+    ]
+    result = TestResult(
+        nodeid=event["nodeid"],
+        phase=phase,
+        outcome=outcome,
+        duration_s=sum(float(r.get("duration") or 0.0) for r in reports),
+        worker=event.get("worker"),
+        start=min(starts) if starts else None,
+        stop=max(stops) if stops else None,
+        location=tuple(event["location"]) if event.get("location") else None,  # type: ignore[arg-type]
+        subtests=subtests,
+        crashed=any(r.get("when") == "???" for r in reports),
+    )
+    if decisive is not None:
+        if outcome in FAILING:
+            result.longrepr = decisive.get("longrepr")
+            result.sections = [tuple(s) for s in decisive.get("sections") or ()]  # type: ignore[misc]
+        else:
+            result.reason = decisive.get("reason") or decisive.get("longrepr")
+    failed_subtests = [sub for sub in subtests if sub.outcome == "failed"]
+    if failed_subtests and outcome not in FAILING:
+        # pytest fails a test that contains failed subtests; under xdist the controller may not know yet.
+        result.outcome = Outcome.FAILED
+        result.longrepr = f"contains {len(failed_subtests)} failed subtest" + ("s" if len(failed_subtests) > 1 else "")
+    return result
+
+
+def count_outcomes(tests: Iterable[TestResult]) -> dict[str, int]:
+    counts = dict.fromkeys(COUNT_KEYS, 0)
+    for test in tests:
+        counts[COUNT_KEY[test.outcome]] += 1
+    return counts
+
+
+def count_subtests(tests: Iterable[TestResult]) -> dict[str, int]:
+    counts = Counter(sub.outcome for test in tests for sub in test.subtests)
+    return {key: counts.get(key, 0) for key in SUBTEST_KEYS}
+
+
+def passing_and_failing(counts: dict[str, int]) -> tuple[int, int]:
+    passing = counts["passed"] + counts["xfailed"] + counts["xpassed"]
+    return passing, counts["failed"] + counts["errors"]
+
+
+def compute_pass_rate(counts: dict[str, int]) -> float | None:
+    passing, failing = passing_and_failing(counts)
+    total = passing + failing
+    return None if total == 0 else 100.0 * passing / total
+
+
+def format_pass_rate(counts: dict[str, int]) -> str:
+    """`99.8% (858/860)`; `n/a` when nothing passed or failed. Never 100.0% with a failure, never 0.0% with a pass."""
+    passing, failing = passing_and_failing(counts)
+    rate = compute_pass_rate(counts)
+    if rate is None:
+        return "n/a (no test passed or failed)"
+    shown = round(rate, 1)
+    if failing and shown >= 100.0:
+        shown = 99.9
+    elif passing and shown <= 0.0:
+        shown = 0.1
+    return f"{shown:.1f}% ({passing}/{passing + failing})"
+
+
+@dataclasses.dataclass
+class PhaseResult:
+    """What one pytest process ran and how it ended."""
+
+    name: str
+    workers: int = 0
+    dist: str | None = None
+    exit_code: int | None = None  # None: the phase did not run
+    duration_s: float = 0.0
+    started_at: float | None = None
+    tests: list[TestResult] = dataclasses.field(default_factory=list)
+    collect_errors: list[CollectError] = dataclasses.field(default_factory=list)
+    internal_errors: list[str] = dataclasses.field(default_factory=list)
+    collected: list[str] | None = None
+    held_back: list[str] | None = None
+    output_path: Path | None = None
+    interrupted: bool = False
+    skipped_because: str | None = None
+
+    @property
+    def ran(self) -> bool:
+        return self.exit_code is not None
+
+    def counts(self) -> dict[str, int]:
+        return count_outcomes(self.tests)
+
+
+class PhaseRecorder:
+    """Folds one phase's events into a PhaseResult as they arrive."""
+
+    def __init__(self, result: PhaseResult) -> None:
+        self.result = result
+        self.running: dict[str, str | None] = {}  # begun, not yet reported: nodeid -> worker
+
+    def add(self, event: dict[str, Any]) -> TestResult | None:
+        """Take one event; return the test it completed, if any."""
+        kind = event.get("e")
+        result = self.result
+        if kind == "test":
+            test = make_test_result(event, result.name)
+            self.running.pop(test.nodeid, None)
+            if event.get("unfinished") and not event.get("reports"):
+                return None
+            result.tests.append(test)
+            return test
+        if kind == "begin":
+            self.running[event["nodeid"]] = event.get("worker")
+        elif kind == "start":
+            result.workers = int(event.get("workers") or 0)
+            result.dist = event.get("dist") if result.workers else None
+        elif kind == "collected":
+            result.collected = list(event.get("ids") or ())
+        elif kind == "held_back":
+            result.held_back = list(event.get("ids") or ())
+        elif kind == "collect_error":
+            result.collect_errors.append(
+                CollectError(str(event.get("nodeid")), str(event.get("longrepr") or ""), result.name)
+            )
+        elif kind == "internal_error":
+            result.internal_errors.append(str(event.get("text")))
+        return None
+
+    def finish(self, exit_code: int, interrupted: bool) -> list[TestResult]:
+        """Close the phase; a test still running when the process died is an error. Returns those tests."""
+        result = self.result
+        result.exit_code = exit_code
+        result.interrupted = interrupted
+        lost: list[TestResult] = []
+        if not interrupted and exit_code not in (0, 1, 5):
+            for nodeid, worker in self.running.items():
+                lost.append(
+                    TestResult(
+                        nodeid=nodeid,
+                        phase=result.name,
+                        outcome=Outcome.ERROR,
+                        worker=worker,
+                        longrepr=f"the pytest process died while running this test (exit code {exit_code})",
+                        crashed=True,
+                    )
+                )
+            result.tests.extend(lost)
+        self.running.clear()
+        return lost
+
+
+@dataclasses.dataclass
+class RunSummary:
+    phases: list[PhaseResult]
+    min_pass_rate: float = 100.0
+    notes: list[str] = dataclasses.field(default_factory=list)
+    worktree_refusal: str | None = None  # set when --git-check require-clean fails after the run
+
+    @property
+    def tests(self) -> list[TestResult]:
+        return [test for phase in self.phases for test in phase.tests]
+
+    def counts(self) -> dict[str, int]:
+        return count_outcomes(self.tests)
+
+    def subtest_counts(self) -> dict[str, int]:
+        return count_subtests(self.tests)
+
+    def pass_rate(self) -> float | None:
+        return compute_pass_rate(self.counts())
+
+    def collect_errors(self) -> list[CollectError]:
+        """Each erroring module once per run, though workers and both phases may report it."""
+        unique: dict[str, CollectError] = {}
+        for phase in self.phases:
+            for error in phase.collect_errors:
+                unique.setdefault(error.nodeid, error)
+        return list(unique.values())
+
+    def unexplained_exit(self) -> tuple[PhaseResult, int] | None:
+        """A phase whose pytest exit code the events do not explain (a plugin failing the session, say)."""
+        for phase in self.phases:
+            code = phase.exit_code
+            if code in (None, 0, 5) or phase.interrupted:
+                continue
+            if code == 1 and any(test.is_failing for test in phase.tests):
+                continue
+            if code == 2 and phase.collect_errors:
+                continue
+            return phase, code  # type: ignore[return-value]
+        return None
+
+    def exit_code(self) -> int:
+        counts = self.counts()
+        rate = compute_pass_rate(counts)
+        if any(phase.interrupted for phase in self.phases) or self.collect_errors():
+            return errors.EXIT_INTERRUPTED
+        if any(phase.internal_errors or phase.exit_code == 3 for phase in self.phases):
+            return errors.EXIT_INTERNAL_ERROR
+        if any(phase.exit_code == 4 for phase in self.phases):
+            return errors.EXIT_USAGE_ERROR
+        if rate is not None and passing_and_failing(counts)[1] and rate < self.min_pass_rate:
+            return errors.EXIT_TESTS_FAILED
+        unexplained = self.unexplained_exit()
+        if unexplained is not None:
+            code = unexplained[1]
+            return code if 0 < code < 256 else errors.EXIT_INTERNAL_ERROR
+        if not self.tests:
+            return errors.EXIT_NO_TESTS
+        if self.worktree_refusal:
+            return errors.EXIT_DIRTY_WORKTREE
+        return errors.EXIT_OK
