@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from runtests import __version__
-from runtests.errors import EXIT_CODES, EXIT_INTERRUPTED, EXIT_USAGE_ERROR, RuntestsError
+from runtests.errors import EXIT_CODES, EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED, EXIT_USAGE_ERROR, RuntestsError
 
 EPILOG = "\b\nExit codes:\n" + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES.items())
 HELP = """Run a pytest suite in two phases and print one combined report.
@@ -49,19 +49,39 @@ def wants_live_view(options: Any, environ: Mapping[str, str]) -> bool:
     epilog=EPILOG,
     context_settings={"ignore_unknown_options": True, "help_option_names": ["-h", "--help"], "max_content_width": 110},
 )
-@click.option("-n", "--workers", metavar="auto|logical|N", help="xdist workers for the parallel phase; 0: no parallel phase, everything sequential.  [default: auto]")
-@click.option("--dist", type=click.Choice(["load", "loadscope", "loadfile", "loadgroup", "worksteal"]), help="xdist distribution mode.  [default: load]")
+@click.option(
+    "-n",
+    "--workers",
+    metavar="auto|logical|N",
+    help="xdist workers for the parallel phase; 0: no parallel phase, everything sequential.  [default: auto]",
+)
+@click.option(
+    "--dist",
+    type=click.Choice(["load", "loadscope", "loadfile", "loadgroup", "worksteal"]),
+    help="xdist distribution mode.  [default: load]",
+)
 @click.option("--serial-marker", metavar="NAME", help="marker of the tests for the serial phase.  [default: serial]")
-@click.option("--phase", type=click.Choice(["all", "parallel", "serial"]), help="run both phases or one.  [default: all]")
-@click.option("--git-check", type=click.Choice(["off", "warn", "require-clean"]), help="check the git work tree before and after.  [default: warn]")
-@click.option("--min-pass-rate", metavar="PCT", type=float, help="exit 0 when the pass rate is at least PCT (0-100).  [default: 100]")
+@click.option(
+    "--phase", type=click.Choice(["all", "parallel", "serial"]), help="run both phases or one.  [default: all]"
+)
+@click.option(
+    "--git-check",
+    type=click.Choice(["off", "warn", "require-clean"]),
+    help="check the git work tree before and after.  [default: warn]",
+)
+@click.option(
+    "--min-pass-rate",
+    metavar="PCT",
+    type=float,
+    help="exit 0 when the pass rate is at least PCT (0-100).  [default: 100]",
+)
 @click.option("-C", "directory", metavar="DIR", default=".", help="run as if started in DIR.")
 @click.option("--json-report", metavar="PATH", help="write the JSON report to PATH (relative to DIR).")
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), help="colour in the report.  [default: auto]")
 @click.option("--stream/--no-stream", default=None, help="show pytest's own output instead of the live view.")
 @click.version_option(__version__, "--version", prog_name="runtests")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED, metavar="[PYTEST_ARGS]...")
-def command(directory: str, pytest_args: tuple[str, ...], **given: Any) -> int:  # noqa: D103
+def command(directory: str, pytest_args: tuple[str, ...], **given: Any) -> int:
     from runtests.config import make_options
 
     environ = os.environ
@@ -75,7 +95,9 @@ def command(directory: str, pytest_args: tuple[str, ...], **given: Any) -> int: 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: runs the command and turns every expected failure into a message and an exit code."""
     try:
-        return int(command.main(args=list(argv) if argv is not None else None, prog_name="runtests", standalone_mode=False))
+        return int(
+            command.main(args=list(argv) if argv is not None else None, prog_name="runtests", standalone_mode=False)
+        )
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.UsageError as exc:
@@ -93,3 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("runtests: interrupted", err=True)
         return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug in runtests: one line, the traceback only on request
+        if os.environ.get("RUNTESTS_DEBUG"):
+            raise
+        click.echo(
+            f"runtests: internal error: {type(exc).__name__}: {exc} (RUNTESTS_DEBUG=1 shows the traceback)", err=True
+        )
+        return EXIT_INTERNAL_ERROR

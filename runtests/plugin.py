@@ -154,7 +154,7 @@ class EventWriter:
             test["subtests"].append(
                 {
                     "outcome": report.outcome,
-                    "description": report._sub_test_description(),  # type: ignore[attr-defined]
+                    "description": report._sub_test_description(),
                     "xfail": hasattr(report, "wasxfail"),
                     "longrepr": describe_longrepr(report) if report.failed else None,
                 }

@@ -108,14 +108,14 @@ def make_test_result(event: dict[str, Any], phase: str) -> TestResult:
         worker=event.get("worker"),
         start=min(starts) if starts else None,
         stop=max(stops) if stops else None,
-        location=tuple(event["location"]) if event.get("location") else None,  # type: ignore[arg-type]
+        location=tuple(event["location"]) if event.get("location") else None,
         subtests=subtests,
         crashed=any(r.get("when") == "???" for r in reports),
     )
     if decisive is not None:
         if outcome in FAILING:
             result.longrepr = decisive.get("longrepr")
-            result.sections = [tuple(s) for s in decisive.get("sections") or ()]  # type: ignore[misc]
+            result.sections = [tuple(s) for s in decisive.get("sections") or ()]
         else:
             result.reason = decisive.get("reason") or decisive.get("longrepr")
     failed_subtests = [sub for sub in subtests if sub.outcome == "failed"]
@@ -284,9 +284,9 @@ class RunSummary:
                 continue
             if code == 1 and any(test.is_failing for test in phase.tests):
                 continue
-            if code == 2 and phase.collect_errors:
+            if phase.collect_errors:  # sequential pytest exits 2 on them, xdist 1: either way they are shown
                 continue
-            return phase, code  # type: ignore[return-value]
+            return phase, code
         return None
 
     def exit_code(self) -> int:

@@ -120,8 +120,11 @@ def make_report(
             "after": describe_worktree(after),
             "changed_by_tests": None
             if pollution is None
-            else {"created": list(pollution.created), "changed": list(pollution.changed),
-                  "deleted": list(pollution.deleted)},  # fmt: skip
+            else {
+                "created": list(pollution.created),
+                "changed": list(pollution.changed),
+                "deleted": list(pollution.deleted),
+            },
         },
         "notes": list(summary.notes),
     }

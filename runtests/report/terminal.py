@@ -17,8 +17,14 @@ from runtests.plan import Phase
 from runtests.results import COUNT_KEYS, PhaseResult, RunSummary, TestResult, format_pass_rate
 
 REFRESH_PER_S = 8
-STYLE = {"passed": "green", "failed": "red", "errors": "red", "skipped": "yellow", "xfailed": "yellow",
-         "xpassed": "yellow"}  # fmt: skip
+STYLE = {
+    "passed": "green",
+    "failed": "red",
+    "errors": "red",
+    "skipped": "yellow",
+    "xfailed": "yellow",
+    "xpassed": "yellow",
+}
 OUTPUT_TAIL_LINES = 30
 
 
@@ -143,10 +149,15 @@ class TerminalReporter:
         if any(subtests.values()):
             self.print("subtests: " + ", ".join(f"{n} {key}" for key, n in subtests.items() if n))
         if pollution:
-            for paths, label in ((pollution.created, "created"), (pollution.changed, "changed"),
-                                 (pollution.deleted, "deleted")):  # fmt: skip
+            for paths, label in (
+                (pollution.created, "created"),
+                (pollution.changed, "changed"),
+                (pollution.deleted, "deleted"),
+            ):
                 if paths:
-                    self.print(f"[yellow]git: the tests {label} {len(paths)} file(s):[/] {escape(describe_paths(paths))}")
+                    self.print(
+                        f"[yellow]git: the tests {label} {len(paths)} file(s):[/] {escape(describe_paths(paths))}"
+                    )
         if summary.worktree_refusal:
             self.print(f"[red]{escape(summary.worktree_refusal)}[/]")
         self.show_notes(summary.notes)
@@ -184,11 +195,10 @@ class TerminalReporter:
 
     def show_unexplained(self, summary: RunSummary) -> None:
         """pytest's own output when a phase ended in a way its events do not explain."""
-        phases = [phase for phase in summary.phases if phase.internal_errors or phase.exit_code in (3, 4)]
         unexplained = summary.unexplained_exit()
-        if unexplained is not None:
-            phases.append(unexplained[0])
-        for phase in dict.fromkeys(phases):
+        for phase in summary.phases:
+            if not (phase.internal_errors or phase.exit_code in (3, 4) or (unexplained and unexplained[0] is phase)):
+                continue
             self.print(f"[red]{phase.name} phase: pytest exited with code {phase.exit_code}; its output ends:[/]")
             self.console.out(tail_of(phase), highlight=False)
 
@@ -209,8 +219,13 @@ class TerminalReporter:
             counts = phase.counts()
             workers = f"{phase.workers} ({phase.dist})" if phase.workers else "1"
             table.add_row(phase.name, workers, *(str(counts[k]) for k in keys), f"{phase.duration_s:.2f}s")
-        table.add_row("total", "", *(str(totals[k]) for k in keys),
-                      f"{sum(p.duration_s for p in summary.phases):.2f}s", style="bold")  # fmt: skip
+        table.add_row(
+            "total",
+            "",
+            *(str(totals[k]) for k in keys),
+            f"{sum(p.duration_s for p in summary.phases):.2f}s",
+            style="bold",
+        )
         return table
 
 
