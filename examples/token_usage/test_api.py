@@ -2,9 +2,8 @@
 
 import time
 
-import pytest
-
 import api
+import pytest
 
 pytestmark = pytest.mark.serial  # remove this line and these tests fail now and then under -n auto
 
@@ -16,7 +15,7 @@ def empty_usage():
 
 @pytest.mark.parametrize("prompt", ["hello", "plant the north field", "harvest row 7", "check soil moisture"])
 def test_complete_logs_one_call(prompt):
-    response = api.complete(prompt)
+    api.complete(prompt)
     time.sleep(0.05)  # e.g. the API flushes a buffer
     assert api.usage_summary()["calls"] == 1
 

@@ -2,9 +2,8 @@
 
 import time
 
-import pytest
-
 import api
+import pytest
 
 
 @pytest.mark.parametrize("cycle", range(6))

@@ -1,0 +1,88 @@
+"""make_plan: which processes run, with which argv."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runtests.config import Options
+from runtests.errors import UsageError
+from runtests.plan import make_plan, stops_at_first_failure
+
+PLUGIN = ("-p", "runtests.plugin")
+
+
+def plan_for(**fields: object):
+    return make_plan(Options(cwd=Path("/project"), **fields))  # type: ignore[arg-type]
+
+
+def test_default_plan_is_parallel_then_serial():
+    plan = plan_for(pytest_args=("tests", "-k", "token"))
+    parallel, serial = plan.phases
+    assert parallel.name == "parallel" and serial.name == "serial"
+    assert parallel.argv == (
+        *PLUGIN, "--runtests-phase=parallel", "--runtests-select=unmarked", "--runtests-marker=serial",
+        "-n", "auto", "--dist", "load", "tests", "-k", "token",
+    )  # fmt: skip
+    assert serial.argv == (
+        *PLUGIN, "--runtests-phase=serial", "--runtests-select=marked", "--runtests-marker=serial",
+        "-p", "no:xdist", "tests", "-k", "token",
+    )  # fmt: skip
+    assert (parallel.workers, serial.workers) == ("auto", 0)
+
+
+def test_user_m_is_never_added_by_runtests():
+    # A second -m would replace the project's own addopts -m; the plugin deselects instead.
+    for phase in plan_for(pytest_args=("-m", "not slow")).phases:
+        assert phase.argv.count("-m") == 1
+
+
+@pytest.mark.parametrize("dist", ["load", "loadscope", "loadfile", "loadgroup", "worksteal"])
+def test_dist_and_workers_reach_the_parallel_phase(dist):
+    parallel = plan_for(dist=dist, workers=3).phases[0]
+    assert parallel.argv[parallel.argv.index("-n") : parallel.argv.index("-n") + 4] == ("-n", "3", "--dist", dist)
+    assert parallel.dist == dist
+
+
+def test_zero_workers_runs_everything_in_one_sequential_process():
+    (phase,) = plan_for(workers=0).phases
+    assert phase.name == "serial" and phase.select == "all" and phase.workers == 0
+    assert "no:xdist" in phase.argv
+
+
+@pytest.mark.parametrize(
+    ("phase", "names"), [("parallel", ["parallel"]), ("serial", ["serial"]), ("all", ["parallel", "serial"])]
+)
+def test_phase_option_picks_phases(phase, names):
+    assert [p.name for p in plan_for(phase=phase).phases] == names
+
+
+def test_custom_marker_reaches_the_plugin():
+    for phase in plan_for(serial_marker="exclusive").phases:
+        assert "--runtests-marker=exclusive" in phase.argv
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("-n", "4"), ("-n4",), ("--numprocesses=2",), ("--dist", "load"), ("--dist=loadfile",), ("-p", "no:xdist"),
+     ("-pno:xdist",), ("--tx", "popen")],
+)  # fmt: skip
+def test_pytest_options_runtests_controls_are_refused(args):
+    with pytest.raises(UsageError):
+        plan_for(pytest_args=args)
+
+
+def test_pdb_falls_back_to_sequential_with_a_note():
+    plan = plan_for(pytest_args=("--pdb",))
+    assert [p.workers for p in plan.phases] == [0]
+    assert plan.notes and "sequential" in plan.notes[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [(("-x",), True), (("-vx",), True), (("--exitfirst",), True), (("--maxfail=2",), True), (("--maxfail", "2"), True),
+     (("-rfEx",), False), (("-k", "x"), False), ((), False), (("--", "-x"), False)],
+)  # fmt: skip
+def test_stops_at_first_failure(args, expected):
+    assert stops_at_first_failure(args) is expected

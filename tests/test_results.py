@@ -1,0 +1,204 @@
+"""RunSummary arithmetic: folding, counting, pass rate, exit codes."""
+
+from __future__ import annotations
+
+import pytest
+
+from runtests.results import (
+    CollectError,
+    Outcome,
+    PhaseRecorder,
+    PhaseResult,
+    RunSummary,
+    TestResult,
+    compute_pass_rate,
+    count_outcomes,
+    fold_reports,
+    format_pass_rate,
+    make_test_result,
+)
+
+
+def rep(when: str, outcome: str, xfail: bool = False, **extra: object) -> dict[str, object]:
+    return {"when": when, "outcome": outcome, "xfail": xfail, "duration": 0.1, **extra}
+
+
+def ok(when: str) -> dict[str, object]:
+    return rep(when, "passed")
+
+
+@pytest.mark.parametrize(
+    ("reports", "expected"),
+    [
+        ([ok("setup"), ok("call"), ok("teardown")], Outcome.PASSED),
+        ([ok("setup"), rep("call", "failed"), ok("teardown")], Outcome.FAILED),
+        ([rep("setup", "failed"), ok("teardown")], Outcome.ERROR),
+        ([ok("setup"), ok("call"), rep("teardown", "failed")], Outcome.ERROR),
+        ([ok("setup"), rep("call", "failed"), rep("teardown", "failed")], Outcome.FAILED),
+        ([rep("setup", "skipped"), ok("teardown")], Outcome.SKIPPED),
+        ([ok("setup"), rep("call", "skipped"), ok("teardown")], Outcome.SKIPPED),
+        ([ok("setup"), rep("call", "skipped", xfail=True), ok("teardown")], Outcome.XFAILED),
+        ([rep("setup", "skipped", xfail=True), ok("teardown")], Outcome.XFAILED),
+        ([ok("setup"), rep("call", "passed", xfail=True), ok("teardown")], Outcome.XPASSED),
+        ([ok("setup"), rep("???", "failed")], Outcome.ERROR),  # the xdist worker died mid-test
+    ],
+)
+def test_fold_reports(reports, expected):
+    assert fold_reports(reports)[0] is expected
+
+
+def test_test_result_takes_times_worker_and_failure_text():
+    event = {
+        "nodeid": "t.py::test",
+        "worker": "gw1",
+        "location": ["t.py", 3, "test"],
+        "reports": [
+            {**ok("setup"), "start": 10.0, "stop": 10.1},
+            {**rep("call", "failed", longrepr="assert 1 == 2", sections=[["Captured stdout call", "hi\n"]]),
+             "start": 10.1, "stop": 10.5},
+            {**ok("teardown"), "start": 10.5, "stop": 10.6},
+        ],
+    }  # fmt: skip
+    test = make_test_result(event, "parallel")
+    assert test.outcome is Outcome.FAILED
+    assert (test.start, test.stop, test.worker, test.phase) == (10.0, 10.6, "gw1", "parallel")
+    assert test.duration_s == pytest.approx(0.3)
+    assert test.longrepr == "assert 1 == 2"
+    assert test.sections == [("Captured stdout call", "hi\n")]
+    assert test.location == ("t.py", 3, "test")
+
+
+def test_failed_subtest_fails_its_test_but_is_counted_apart():
+    event = {
+        "nodeid": "t.py::test",
+        "reports": [ok("setup"), ok("call"), ok("teardown")],
+        "subtests": [
+            {"outcome": "passed", "description": "(i=0)"},
+            {"outcome": "failed", "description": "(i=1)", "longrepr": "boom"},
+        ],
+    }
+    test = make_test_result(event, "serial")
+    assert test.outcome is Outcome.FAILED
+    assert test.longrepr == "contains 1 failed subtest"
+    summary = RunSummary([PhaseResult("serial", exit_code=1, tests=[test])])
+    assert summary.counts()["failed"] == 1
+    assert summary.subtest_counts() == {"passed": 1, "failed": 1, "skipped": 0, "xfailed": 0}
+
+
+def make(outcome: Outcome, phase: str = "parallel") -> TestResult:
+    return TestResult(nodeid=f"t.py::{outcome.value}", phase=phase, outcome=outcome)
+
+
+def counts_of(*outcomes: Outcome) -> dict[str, int]:
+    return count_outcomes(make(o) for o in outcomes)
+
+
+def test_pass_rate_counts_xfail_and_xpass_as_passing_and_ignores_skips():
+    counts = counts_of(Outcome.PASSED, Outcome.XFAILED, Outcome.XPASSED, Outcome.SKIPPED, Outcome.FAILED, Outcome.ERROR)
+    assert counts == {"passed": 1, "failed": 1, "errors": 1, "skipped": 1, "xfailed": 1, "xpassed": 1}
+    assert compute_pass_rate(counts) == pytest.approx(60.0)
+    assert format_pass_rate(counts) == "60.0% (3/5)"
+
+
+def test_pass_rate_format_matches_the_spec_example():
+    counts = {"passed": 858, "failed": 2, "errors": 0, "skipped": 0, "xfailed": 0, "xpassed": 0}
+    assert format_pass_rate(counts) == "99.8% (858/860)"
+
+
+def test_pass_rate_never_shows_100_with_a_failure_or_0_with_a_pass():
+    almost = {"passed": 99999, "failed": 1, "errors": 0, "skipped": 0, "xfailed": 0, "xpassed": 0}
+    assert format_pass_rate(almost) == "99.9% (99999/100000)"
+    barely = {"passed": 1, "failed": 99999, "errors": 0, "skipped": 0, "xfailed": 0, "xpassed": 0}
+    assert format_pass_rate(barely) == "0.1% (1/100000)"
+
+
+@pytest.mark.parametrize("outcomes", [(), (Outcome.SKIPPED, Outcome.SKIPPED)])
+def test_no_pass_rate_without_passes_or_failures(outcomes):
+    counts = counts_of(*outcomes)
+    assert compute_pass_rate(counts) is None
+    assert format_pass_rate(counts).startswith("n/a")
+
+
+def phase(name: str, exit_code: int | None, *outcomes: Outcome, **fields: object) -> PhaseResult:
+    return PhaseResult(name, exit_code=exit_code, tests=[make(o, name) for o in outcomes], **fields)  # type: ignore[arg-type]
+
+
+def test_exit_code_all_passed_and_empty_phase_is_fine():
+    summary = RunSummary([phase("parallel", 0, Outcome.PASSED), phase("serial", 5)])
+    assert summary.exit_code() == 0
+
+
+def test_exit_code_nothing_ran_is_5():
+    assert RunSummary([phase("parallel", 5), phase("serial", 5)]).exit_code() == 5
+    assert RunSummary([phase("parallel", 5), PhaseResult("serial", skipped_because="x")]).exit_code() == 5
+
+
+def test_exit_code_all_skipped_is_0_like_pytest():
+    assert RunSummary([phase("parallel", 0, Outcome.SKIPPED)]).exit_code() == 0
+
+
+def test_exit_code_failures_and_min_pass_rate():
+    phases = [phase("parallel", 1, *([Outcome.PASSED] * 499), Outcome.FAILED)]
+    assert RunSummary(phases, min_pass_rate=100.0).exit_code() == 1
+    assert RunSummary(phases, min_pass_rate=99.8).exit_code() == 0
+    assert RunSummary(phases, min_pass_rate=99.9).exit_code() == 1
+
+
+def test_exit_code_collection_error_is_2_whatever_the_phases_say():
+    errored = phase("parallel", 1, Outcome.PASSED)
+    errored.collect_errors.append(CollectError("test_x.py", "ImportError", "parallel"))
+    assert RunSummary([errored]).exit_code() == 2
+
+
+def test_collection_errors_count_once_per_module():
+    first = phase("parallel", 1)
+    second = phase("serial", 2)
+    for p, n in ((first, 2), (second, 1)):
+        for _ in range(n):
+            p.collect_errors.append(CollectError("test_x.py", "boom", p.name))
+    assert [e.nodeid for e in RunSummary([first, second]).collect_errors()] == ["test_x.py"]
+
+
+def test_exit_code_interrupted_is_2_and_internal_error_is_3():
+    assert RunSummary([phase("parallel", 2, Outcome.PASSED, interrupted=True)]).exit_code() == 2
+    assert RunSummary([phase("parallel", 3, Outcome.PASSED)]).exit_code() == 3
+    assert RunSummary([phase("parallel", 0, Outcome.PASSED, internal_errors=["x"])]).exit_code() == 3
+    assert RunSummary([phase("parallel", 4)]).exit_code() == 4
+
+
+def test_a_nonzero_pytest_exit_is_never_hidden_by_a_green_report():
+    # e.g. a coverage plugin failing the session after every test passed
+    summary = RunSummary([phase("parallel", 1, Outcome.PASSED)])
+    assert summary.exit_code() == 1
+    assert summary.unexplained_exit() is not None
+    assert RunSummary([phase("serial", -11, Outcome.PASSED)]).exit_code() == 3
+
+
+def test_worktree_refusal_only_when_tests_otherwise_passed():
+    passed = RunSummary([phase("parallel", 0, Outcome.PASSED)], worktree_refusal="dirty")
+    assert passed.exit_code() == 6
+    failed = RunSummary([phase("parallel", 1, Outcome.FAILED)], worktree_refusal="dirty")
+    assert failed.exit_code() == 1
+
+
+def test_recorder_turns_a_test_lost_with_its_process_into_an_error():
+    recorder = PhaseRecorder(PhaseResult("serial"))
+    recorder.add({"e": "start", "workers": 0, "dist": "no"})
+    recorder.add({"e": "begin", "nodeid": "t.py::a"})
+    recorder.add({"e": "test", "nodeid": "t.py::a", "reports": [ok("setup"), ok("call"), ok("teardown")]})
+    recorder.add({"e": "begin", "nodeid": "t.py::b"})
+    lost = recorder.finish(-11, interrupted=False)
+    assert [t.nodeid for t in lost] == ["t.py::b"]
+    assert lost[0].outcome is Outcome.ERROR and "exit code -11" in (lost[0].longrepr or "")
+    assert [t.outcome for t in recorder.result.tests] == [Outcome.PASSED, Outcome.ERROR]
+
+
+def test_recorder_keeps_collection_and_phase_facts():
+    recorder = PhaseRecorder(PhaseResult("parallel"))
+    assert recorder.add({"e": "start", "workers": 2, "dist": "loadfile"}) is None
+    recorder.add({"e": "collected", "ids": ["a", "b"]})
+    recorder.add({"e": "held_back", "ids": ["c"]})
+    recorder.add({"e": "collect_error", "nodeid": "x.py", "longrepr": "E"})
+    result = recorder.result
+    assert (result.workers, result.dist, result.collected, result.held_back) == (2, "loadfile", ["a", "b"], ["c"])
+    assert result.collect_errors == [CollectError("x.py", "E", "parallel")]
