@@ -76,7 +76,9 @@ def plugin_argv(name: str, select: str, marker: str) -> tuple[str, ...]:
 def make_phase(name: str, select: str, workers: str | int, options: Options) -> Phase:
     argv = plugin_argv(name, select, options.serial_marker)
     if workers == 0:
-        return Phase(name, select, 0, None, (*argv, "-p", "no:xdist", *options.pytest_args))
+        # `-n 0` rather than `-p no:xdist`: xdist distributes nothing, yet the `worker_id` and `testrun_uid`
+        # fixtures still exist ("master"), and an `-n auto` in the project's addopts is overridden, not an error.
+        return Phase(name, select, 0, None, (*argv, "-n", "0", *options.pytest_args))
     xdist = ("-n", str(workers), "--dist", options.dist)
     return Phase(name, select, workers, options.dist, (*argv, *xdist, *options.pytest_args))
 

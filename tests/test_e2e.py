@@ -338,3 +338,25 @@ def test_bin_shim_runs_from_a_checkout(sample_project):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Pass rate: 100.0% (1/1)" in done.stdout
+
+
+def test_project_addopts_with_xdist_and_worker_id_fixture_work_in_both_phases(sample_project):
+    project = sample_project(
+        {
+            "pytest.ini": "[pytest]\naddopts = -n 3 --dist loadfile -p no:cacheprovider\n",
+            "test_a.py": """
+                import pytest
+
+                def test_parallel(worker_id):
+                    assert worker_id.startswith("gw")
+
+                @pytest.mark.serial
+                def test_serial(worker_id):
+                    assert worker_id == "master"
+            """,
+        }
+    )
+    run = project.run("-n", "2", "--dist", "load").assert_exit(0)
+    phases = {phase["name"]: phase for phase in run.report["phases"]}
+    assert (phases["parallel"]["workers"], phases["parallel"]["dist"]) == (2, "load")
+    assert run.outcomes() == {"test_a.py::test_parallel": "passed", "test_a.py::test_serial": "passed"}
