@@ -78,6 +78,28 @@ def wants_live_view(options: Any, environ: Mapping[str, str]) -> bool:
 @click.option("-C", "directory", metavar="DIR", default=".", help="run as if started in DIR.")
 @click.option("--json-report", metavar="PATH", help="write the JSON report to PATH (relative to DIR).")
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), help="colour in the report.  [default: auto]")
+@click.option(
+    "--retry-serially/--no-retry-serially",
+    default=None,
+    help="re-run parallel failures alone, sequentially: tells parallel-only failures from real ones.",
+)
+@click.option(
+    "--accept-parallel-only/--no-accept-parallel-only",
+    default=None,
+    help="with --retry-serially: count failures that pass alone as passed (still flagged).",
+)
+@click.option(
+    "--strict-guarantees/--no-strict-guarantees",
+    default=None,
+    help="exit 3 when the events show a broken scheduling guarantee (a split xdist_group, say).",
+)
+@click.option("--timeout", type=float, metavar="S", help="per-test time limit in seconds; past it a test is `timeout`.")
+@click.option(
+    "--run-timeout",
+    type=float,
+    metavar="S",
+    help="time limit of the whole run; then running tests are `timeout`, the rest `not_run`.",
+)
 @click.option("--stream/--no-stream", default=None, help="show pytest's own output instead of the live view.")
 @click.version_option(__version__, "--version", prog_name="runtests")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED, metavar="[PYTEST_ARGS]...")

@@ -34,6 +34,11 @@ class Options:
     json_report: Path | None = None
     color: str = "auto"
     stream: bool = False
+    retry_serially: bool = False
+    accept_parallel_only: bool = False
+    strict_guarantees: bool = False
+    timeout: float | None = None  # seconds per test
+    run_timeout: float | None = None  # seconds for the whole run
     config_file: Path | None = None
 
 
@@ -48,8 +53,14 @@ CONFIG_KEYS: dict[str, str] = {
     "json_report": "a file path",
     "color": "one of " + ", ".join(COLORS),
     "stream": "true or false",
+    "retry_serially": "true or false",
+    "accept_parallel_only": "true or false",
+    "strict_guarantees": "true or false",
+    "timeout": "a number of seconds > 0",
+    "run_timeout": "a number of seconds > 0",
     "pytest_args": "a list of strings",
 }
+FLAGS = ("stream", "retry_serially", "accept_parallel_only", "strict_guarantees")
 
 
 def parse_workers(value: object) -> str | int:
@@ -90,9 +101,13 @@ def check_value(key: str, value: Any) -> Any:
         if isinstance(value, str) and value:
             return Path(value)
         raise ValueError(value)
-    if key == "stream":
+    if key in FLAGS:
         if isinstance(value, bool):
             return value
+        raise ValueError(value)
+    if key in ("timeout", "run_timeout"):
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            return float(value)
         raise ValueError(value)
     if key == "pytest_args":
         if isinstance(value, list) and all(isinstance(item, str) for item in value):

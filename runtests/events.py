@@ -6,8 +6,9 @@ Every line has an ``"e"`` key naming the event. Version 1 events:
 - ``collected``: ``ids`` (node ids this phase will run, after all deselection)
 - ``held_back``: ``ids`` (node ids left for the other phase by the marker filter)
 - ``begin``: ``nodeid``, ``worker`` (a test started; lets a crash or hang name it)
-- ``test``: ``nodeid``, ``worker``, ``location``, ``reports`` (one dict per setup/call/teardown report:
-  ``when``, ``outcome``, ``duration``, ``start``, ``stop``, ``xfail``, ``longrepr``, ``sections``),
+- ``test``: ``nodeid``, ``worker``, ``group`` (its ``xdist_group``), ``location``, ``reports`` (one dict per
+  setup/call/teardown report: ``when``, ``outcome``, ``duration``, ``start``, ``stop``, ``xfail``, ``longrepr``,
+  ``sections``, ``timeout``), ``unfinished`` (the session ended while it ran),
   ``subtests`` (``outcome``, ``description``, ``xfail``, ``longrepr``)
 - ``collect_error``: ``nodeid``, ``longrepr``
 - ``internal_error``: ``text``
@@ -24,11 +25,14 @@ EVENTS_OPTION = "--runtests-events"
 PHASE_OPTION = "--runtests-phase"
 MARKER_OPTION = "--runtests-marker"
 SELECT_OPTION = "--runtests-select"
+ONLY_OPTION = "--runtests-only"
+TIMEOUT_OPTION = "--runtests-timeout"
 
 # What the plugin keeps in a phase: tests without the marker, tests with it, or everything (`-n 0`).
 SELECT_UNMARKED = "unmarked"
 SELECT_MARKED = "marked"
 SELECT_ALL = "all"
+SELECT_LISTED = "listed"  # the node ids in the --runtests-only file (retries)
 
 
 def encode(event: dict[str, Any]) -> str:

@@ -36,6 +36,7 @@ class Pollution:
     created: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
     deleted: tuple[str, ...] = ()
+    phases_of: Mapping[str, list[str]] = dataclasses.field(default_factory=dict)  # path -> phases that touched it
 
     def __bool__(self) -> bool:
         return bool(self.created or self.changed or self.deleted)

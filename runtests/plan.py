@@ -11,6 +11,7 @@ from runtests.errors import UsageError
 
 PARALLEL = "parallel"
 SERIAL = "serial"
+RETRY = "retry"
 PLUGIN = "runtests.plugin"
 
 # pytest options that runtests sets itself; given through, they would fight the phase split.
@@ -75,12 +76,19 @@ def plugin_argv(name: str, select: str, marker: str) -> tuple[str, ...]:
 
 def make_phase(name: str, select: str, workers: str | int, options: Options) -> Phase:
     argv = plugin_argv(name, select, options.serial_marker)
+    if options.timeout is not None:
+        argv = (*argv, f"{events.TIMEOUT_OPTION}={options.timeout:g}")
     if workers == 0:
         # `-n 0` rather than `-p no:xdist`: xdist distributes nothing, yet the `worker_id` and `testrun_uid`
         # fixtures still exist ("master"), and an `-n auto` in the project's addopts is overridden, not an error.
         return Phase(name, select, 0, None, (*argv, "-n", "0", *options.pytest_args))
     xdist = ("-n", str(workers), "--dist", options.dist)
     return Phase(name, select, workers, options.dist, (*argv, *xdist, *options.pytest_args))
+
+
+def make_retry_phase(options: Options) -> Phase:
+    """The sequential process that re-runs parallel failures alone; the runner passes the node ids."""
+    return make_phase(RETRY, events.SELECT_LISTED, 0, options)
 
 
 def make_plan(options: Options) -> Plan:

@@ -8,6 +8,10 @@ selects tests: the controller re-fires every worker's reports, so writing there 
 from __future__ import annotations
 
 import os
+import re
+import signal
+import threading
+from collections.abc import Generator
 from typing import IO, Any
 
 import pytest
@@ -17,6 +21,14 @@ from runtests import events
 DEFAULT_MARKER = "serial"
 MARKER_HELP = "run in runtests' serial phase: after every parallel test, in a fresh sequential process"
 HELD_BACK_KEY = "runtests_held_back"
+# xdist's loadgroup appends "@group" to a node id; a test name cannot hold "@" outside its [parameters].
+GROUP_SUFFIX = re.compile(r"@[^@\]]*\Z")
+
+
+class TestTimeout(BaseException):
+    """Raised inside a test that ran past --timeout; a BaseException, so `except Exception` cannot swallow it."""
+
+    __test__ = False
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -26,10 +38,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         events.SELECT_OPTION,
         default=events.SELECT_ALL,
-        choices=(events.SELECT_UNMARKED, events.SELECT_MARKED, events.SELECT_ALL),
+        choices=(events.SELECT_UNMARKED, events.SELECT_MARKED, events.SELECT_ALL, events.SELECT_LISTED),
         help="which tests this phase keeps, by the runtests marker",
     )
     group.addoption(events.MARKER_OPTION, default=DEFAULT_MARKER, help="the runtests serial marker")
+    group.addoption(events.ONLY_OPTION, default=None, help="keep only the node ids listed in this file")
+    group.addoption(events.TIMEOUT_OPTION, default=None, type=float, help="per-test time limit in seconds")
 
 
 def is_xdist_worker(config: pytest.Config) -> bool:
@@ -45,27 +59,77 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(EventWriter(config, path), "runtests-event-writer")
 
 
+def plain_nodeid(nodeid: str) -> str:
+    return GROUP_SUFFIX.sub("", nodeid)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     select = config.getoption(events.SELECT_OPTION)
     if select == events.SELECT_ALL:
         return
+    if select == events.SELECT_LISTED:
+        with open(config.getoption(events.ONLY_OPTION), encoding="utf-8") as listing:
+            listed = set(listing.read().splitlines())
+        kept = [item for item in items if plain_nodeid(item.nodeid) in listed]
+        if len(kept) < len(items):
+            config.hook.pytest_deselected(items=[item for item in items if plain_nodeid(item.nodeid) not in listed])
+            items[:] = kept
+        return
     marker = config.getoption(events.MARKER_OPTION)
     keep_marked = select == events.SELECT_MARKED
-    kept: list[pytest.Item] = []
+    kept = []
     held_back: list[pytest.Item] = []
     for item in items:
         (kept if (item.get_closest_marker(marker) is not None) == keep_marked else held_back).append(item)
     if held_back:
         config.hook.pytest_deselected(items=held_back)
         items[:] = kept
-    ids = [item.nodeid for item in held_back]
+    ids = [plain_nodeid(item.nodeid) for item in held_back]
     if is_xdist_worker(config):
         config.workeroutput[HELD_BACK_KEY] = ids  # type: ignore[attr-defined]
     else:
         writer = config.pluginmanager.get_plugin("runtests-event-writer")
         if writer is not None:
             writer.emit({"e": "held_back", "ids": ids})
+
+
+def group_of(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker("xdist_group")
+    if marker is None:
+        return None
+    return str(marker.args[0] if marker.args else marker.kwargs.get("name", "default"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    """Tag reports in the process that ran the test; xdist carries such attributes to the controller."""
+    report = yield
+    group = group_of(item)
+    if group is not None:
+        report.runtests_group = group
+    if call.excinfo is not None and call.excinfo.errisinstance(TestTimeout):
+        report.runtests_timeout = True
+    return report
+
+
+def on_alarm(signum: int, frame: Any) -> None:
+    raise TestTimeout("runtests: the test ran past its --timeout")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, Any, Any]:
+    """Arm a per-test alarm around setup, call and teardown (main thread only; the runner watches the rest)."""
+    limit = item.config.getoption(events.TIMEOUT_OPTION)
+    if not limit or threading.current_thread() is not threading.main_thread():
+        return (yield)
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    try:
+        return (yield)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def describe_longrepr(report: pytest.TestReport | pytest.CollectReport) -> str | None:
@@ -134,17 +198,18 @@ class EventWriter:
     def send_collected(self, ids: list[str]) -> None:
         if not self.collected_sent:
             self.collected_sent = True
-            self.emit({"e": "collected", "ids": ids})
+            self.emit({"e": "collected", "ids": [plain_nodeid(nodeid) for nodeid in ids]})
 
     def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
-        self.emit({"e": "begin", "nodeid": nodeid})
+        self.emit({"e": "begin", "nodeid": plain_nodeid(nodeid)})
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         test = self.pending.get(report.nodeid)
         if test is None:
             test = self.pending[report.nodeid] = {
                 "e": "test",
-                "nodeid": report.nodeid,
+                "nodeid": plain_nodeid(report.nodeid),
+                "group": getattr(report, "runtests_group", None),
                 "worker": worker_of(report),
                 "location": list(report.location) if report.location else None,
                 "reports": [],
@@ -174,6 +239,8 @@ class EventWriter:
                 entry["sections"] = [list(section) for section in report.sections]
         if hasattr(report, "wasxfail"):
             entry["reason"] = report.wasxfail
+        if getattr(report, "runtests_timeout", False):
+            entry["timeout"] = True
         test["reports"].append(entry)
         # Teardown closes a test; "???" is xdist's report for a test whose worker died mid-run.
         if report.when in ("teardown", "???"):

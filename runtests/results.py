@@ -19,13 +19,17 @@ class Outcome(enum.StrEnum):
     SKIPPED = "skipped"
     XFAILED = "xfailed"
     XPASSED = "xpassed"
+    TIMEOUT = "timeout"  # ran past --timeout, or was running when --run-timeout expired
+    NOT_RUN = "not_run"  # collected, but its process crashed, timed out or was interrupted first
 
 
 # The `counts` keys, in report order; an error counts under "errors".
-COUNT_KEYS = ("passed", "failed", "errors", "skipped", "xfailed", "xpassed")
+COUNT_KEYS = ("passed", "failed", "errors", "skipped", "xfailed", "xpassed", "timeout", "not_run")
 COUNT_KEY = {outcome: ("errors" if outcome is Outcome.ERROR else outcome.value) for outcome in Outcome}
 PASSING = frozenset({Outcome.PASSED, Outcome.XFAILED, Outcome.XPASSED})  # what pytest treats as success
-FAILING = frozenset({Outcome.FAILED, Outcome.ERROR})
+FAILING = frozenset({Outcome.FAILED, Outcome.ERROR, Outcome.TIMEOUT, Outcome.NOT_RUN})
+PARALLEL_ONLY = "parallel-only"
+FAILS_ALONE = "fails-alone"
 SUBTEST_KEYS = ("passed", "failed", "skipped", "xfailed")
 
 
@@ -34,6 +38,18 @@ class SubtestResult:
     outcome: str  # one of SUBTEST_KEYS
     description: str
     longrepr: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RetryResult:
+    """A parallel failure run again, alone, in a fresh sequential process."""
+
+    outcome: Outcome
+    longrepr: str | None = None
+
+    @property
+    def verdict(self) -> str:
+        return FAILS_ALONE if self.outcome in FAILING else PARALLEL_ONLY
 
 
 @dataclasses.dataclass(slots=True)
@@ -55,10 +71,17 @@ class TestResult:
     reason: str | None = None  # why it was skipped or xfailed
     subtests: list[SubtestResult] = dataclasses.field(default_factory=list)
     crashed: bool = False
+    group: str | None = None  # its xdist_group
+    retry: RetryResult | None = None
+    suspects: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def is_failing(self) -> bool:
         return self.outcome in FAILING
+
+    @property
+    def is_parallel_only(self) -> bool:
+        return self.retry is not None and self.retry.verdict == PARALLEL_ONLY
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -74,6 +97,8 @@ def fold_reports(reports: list[dict[str, Any]]) -> tuple[Outcome, dict[str, Any]
     decisive: dict[str, Any] | None = None
     for report in reports:
         when, result, xfail = report.get("when"), report.get("outcome"), bool(report.get("xfail"))
+        if report.get("timeout"):
+            return Outcome.TIMEOUT, report
         if when == "call":
             if result == "failed":
                 outcome, decisive = Outcome.FAILED, report
@@ -113,6 +138,7 @@ def make_test_result(event: dict[str, Any], phase: str) -> TestResult:
         location=tuple(event["location"]) if event.get("location") else None,
         subtests=subtests,
         crashed=any(r.get("when") == "???" for r in reports),
+        group=event.get("group"),
     )
     if decisive is not None:
         if outcome in FAILING:
@@ -128,10 +154,12 @@ def make_test_result(event: dict[str, Any], phase: str) -> TestResult:
     return result
 
 
-def count_outcomes(tests: Iterable[TestResult]) -> dict[str, int]:
+def count_outcomes(tests: Iterable[TestResult], accept_parallel_only: bool = False) -> dict[str, int]:
+    """Counts by outcome; with `accept_parallel_only`, a failure that passed alone counts as passed."""
     counts = dict.fromkeys(COUNT_KEYS, 0)
     for test in tests:
-        counts[COUNT_KEY[test.outcome]] += 1
+        outcome = Outcome.PASSED if accept_parallel_only and test.is_parallel_only else test.outcome
+        counts[COUNT_KEY[outcome]] += 1
     return counts
 
 
@@ -142,7 +170,7 @@ def count_subtests(tests: Iterable[TestResult]) -> dict[str, int]:
 
 def passing_and_failing(counts: dict[str, int]) -> tuple[int, int]:
     passing = counts["passed"] + counts["xfailed"] + counts["xpassed"]
-    return passing, counts["failed"] + counts["errors"]
+    return passing, counts["failed"] + counts["errors"] + counts["timeout"] + counts["not_run"]
 
 
 def compute_pass_rate(counts: dict[str, int]) -> float | None:
@@ -182,6 +210,8 @@ class PhaseResult:
     held_back: list[str] | None = None
     output_path: Path | None = None
     interrupted: bool = False
+    timed_out: bool = False
+    ended: bool = False  # pytest reached the end of its session (the plugin's finish event)
     skipped_because: str | None = None
 
     @property
@@ -197,21 +227,24 @@ class PhaseRecorder:
 
     def __init__(self, result: PhaseResult) -> None:
         self.result = result
-        self.running: dict[str, str | None] = {}  # begun, not yet reported: nodeid -> worker
+        self.running: dict[str, dict[str, Any]] = {}  # begun, not yet reported: nodeid -> what is known
+        self.reported: set[str] = set()
 
     def add(self, event: dict[str, Any]) -> TestResult | None:
         """Take one event; return the test it completed, if any."""
         kind = event.get("e")
         result = self.result
         if kind == "test":
+            if event.get("unfinished"):  # the session ended mid-test: finish() decides what it was
+                self.running[event["nodeid"]] = event
+                return None
             test = make_test_result(event, result.name)
             self.running.pop(test.nodeid, None)
-            if event.get("unfinished") and not event.get("reports"):
-                return None
+            self.reported.add(test.nodeid)
             result.tests.append(test)
             return test
         if kind == "begin":
-            self.running[event["nodeid"]] = event.get("worker")
+            self.running[event["nodeid"]] = event
         elif kind == "start":
             result.workers = int(event.get("workers") or 0)
             result.dist = event.get("dist") if result.workers else None
@@ -225,29 +258,43 @@ class PhaseRecorder:
             )
         elif kind == "internal_error":
             result.internal_errors.append(str(event.get("text")))
+        elif kind == "finish":
+            result.ended = True
         return None
 
-    def finish(self, exit_code: int, interrupted: bool) -> list[TestResult]:
-        """Close the phase; a test still running when the process died is an error. Returns those tests."""
+    def finish(self, exit_code: int, interrupted: bool = False, timed_out: bool = False) -> list[TestResult]:
+        """Close the phase and return the tests it adds for what never reported.
+
+        A test running when the process died is an error, when the time limit struck a timeout; collected
+        tests that never started are `not_run`. A session that ended by itself (`-x`, say) adds nothing.
+        """
         result = self.result
-        result.exit_code = exit_code
-        result.interrupted = interrupted
-        lost: list[TestResult] = []
-        if not interrupted and exit_code not in (0, 1, 5):
-            for nodeid, worker in self.running.items():
-                lost.append(
-                    TestResult(
-                        nodeid=nodeid,
-                        phase=result.name,
-                        outcome=Outcome.ERROR,
-                        worker=worker,
-                        longrepr=f"the pytest process died while running this test (exit code {exit_code})",
-                        crashed=True,
-                    )
-                )
-            result.tests.extend(lost)
+        result.exit_code, result.interrupted, result.timed_out = exit_code, interrupted, timed_out
+        stopped = interrupted or timed_out
+        if result.ended and not stopped:
+            self.running.clear()
+            return []
+        if timed_out:
+            outcome, message = Outcome.TIMEOUT, "still running when runtests stopped the phase at its time limit"
+        elif interrupted:
+            outcome, message = Outcome.NOT_RUN, "still running when the run was interrupted"
+        else:
+            outcome, message = Outcome.ERROR, f"the pytest process died while running this test (exit code {exit_code})"
+        added = [
+            TestResult(nodeid, result.name, outcome, worker=event.get("worker"), longrepr=message, crashed=not stopped)
+            for nodeid, event in self.running.items()
+            if nodeid not in self.reported
+        ]
+        seen = self.reported | set(self.running)
+        why = "interrupted" if interrupted else "timed out" if timed_out else f"crashed (exit code {exit_code})"
+        added += [
+            TestResult(nodeid, result.name, Outcome.NOT_RUN, longrepr=f"never started: the phase {why}")
+            for nodeid in result.collected or ()
+            if nodeid not in seen
+        ]
+        result.tests.extend(added)
         self.running.clear()
-        return lost
+        return added
 
 
 @dataclasses.dataclass
@@ -256,13 +303,21 @@ class RunSummary:
     min_pass_rate: float = 100.0
     notes: list[str] = dataclasses.field(default_factory=list)
     worktree_refusal: str | None = None  # set when --git-check require-clean fails after the run
+    retry: PhaseResult | None = None  # --retry-serially; its verdicts are on the parallel tests
+    accept_parallel_only: bool = False
+    broken_guarantees: list[str] = dataclasses.field(default_factory=list)
+    strict_guarantees: bool = False
+    serial_marker: str = "serial"
 
     @property
     def tests(self) -> list[TestResult]:
         return [test for phase in self.phases for test in phase.tests]
 
     def counts(self) -> dict[str, int]:
-        return count_outcomes(self.tests)
+        return count_outcomes(self.tests, self.accept_parallel_only)
+
+    def retried(self) -> list[TestResult]:
+        return [test for test in self.tests if test.retry is not None]
 
     def subtest_counts(self) -> dict[str, int]:
         return count_subtests(self.tests)
@@ -282,9 +337,9 @@ class RunSummary:
         """A phase whose pytest exit code the events do not explain (a plugin failing the session, say)."""
         for phase in self.phases:
             code = phase.exit_code
-            if code in (None, 0, 5) or phase.interrupted:
+            if code in (None, 0, 5) or phase.interrupted or phase.timed_out:
                 continue
-            if code == 1 and any(test.is_failing for test in phase.tests):
+            if (code == 1 or not phase.ended) and any(test.is_failing for test in phase.tests):
                 continue
             if phase.collect_errors:  # sequential pytest exits 2 on them, xdist 1: either way they are shown
                 continue
@@ -297,6 +352,8 @@ class RunSummary:
         if any(phase.interrupted for phase in self.phases) or self.collect_errors():
             return errors.EXIT_INTERRUPTED
         if any(phase.internal_errors or phase.exit_code == 3 for phase in self.phases):
+            return errors.EXIT_INTERNAL_ERROR
+        if self.strict_guarantees and self.broken_guarantees:
             return errors.EXIT_INTERNAL_ERROR
         if any(phase.exit_code == 4 for phase in self.phases):
             return errors.EXIT_USAGE_ERROR

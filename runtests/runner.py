@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -17,7 +18,8 @@ from runtests import events
 from runtests.plan import Phase
 
 POLL_INTERVAL_S = 0.05
-TERMINATE_TIMEOUT_S = 10.0
+TERMINATE_TIMEOUT_S = 10.0  # from the polite SIGINT to SIGKILL
+HUNG_TEST_GRACE_S = 5.0  # past --timeout, for a test stuck where the in-process alarm cannot interrupt it
 PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 
 EventCallback = Callable[[dict[str, Any]], None]
@@ -29,7 +31,58 @@ class PhaseRun:
 
     exit_code: int
     output_path: Path | None  # pytest's own terminal output, when not streamed
-    interrupted: bool
+    interrupted: bool = False  # Ctrl-C or SIGTERM
+    timed_out: bool = False  # --run-timeout expired, or a test hung past --timeout where no alarm could reach it
+
+
+@dataclasses.dataclass
+class Limits:
+    """When to stop a phase that does not end by itself; monotonic seconds."""
+
+    run_deadline: float | None = None
+    test_timeout_s: float | None = None
+
+
+class Watch:
+    """Turns signals, deadlines and hung tests into a stop: SIGINT to pytest's group, then SIGKILL."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.interrupts = 0
+        self.running: dict[str, float] = {}  # node id -> when its begin event was read
+        self.kill_at: float | None = None
+        self.reason: str | None = None
+
+    def on_signal(self, signum: int, frame: Any) -> None:
+        self.interrupts += 1
+
+    def track(self, event: dict[str, Any]) -> None:
+        kind = event.get("e")
+        if kind == "begin":
+            self.running[event.get("nodeid", "")] = time.monotonic()
+        elif kind == "test":
+            self.running.pop(event.get("nodeid", ""), None)
+
+    def why_stop(self, now: float) -> str | None:
+        if self.interrupts:
+            return "interrupted"
+        deadline = self.limits.run_deadline
+        if deadline is not None and now > deadline:
+            return "timed_out"
+        limit = self.limits.test_timeout_s
+        if limit is not None and self.running and now - min(self.running.values()) > limit + HUNG_TEST_GRACE_S:
+            return "timed_out"
+        return None
+
+    def check(self, process: subprocess.Popen[bytes]) -> None:
+        now = time.monotonic()
+        if self.reason is None:
+            self.reason = self.why_stop(now)
+            if self.reason is not None:
+                signal_group(process, signal.SIGINT)  # pytest stops and writes what it has, as on Ctrl-C
+                self.kill_at = now + TERMINATE_TIMEOUT_S
+        elif self.interrupts >= 2 or (self.kill_at is not None and now > self.kill_at):
+            signal_group(process, signal.SIGKILL)
 
 
 def make_command(phase: Phase, events_path: Path) -> list[str]:
@@ -86,46 +139,69 @@ def run_phase(
     on_event: EventCallback,
     stream_output: bool,
     environ: Mapping[str, str],
+    limits: Limits | None = None,
+    only_ids: list[str] | None = None,
 ) -> PhaseRun:
     """Run one phase to the end; the first Ctrl-C asks pytest to stop, a second kills its process group."""
     events_path = workdir / f"{phase.name}.events.jsonl"
     events_path.touch()
+    command = make_command(phase, events_path)
+    if only_ids is not None:
+        listing = workdir / f"{phase.name}.only.txt"
+        listing.write_text("".join(f"{nodeid}\n" for nodeid in only_ids), encoding="utf-8")
+        command.append(f"{events.ONLY_OPTION}={listing}")
     output_path = None if stream_output else workdir / f"{phase.name}.output.txt"
-    output = open(output_path, "wb") if output_path else None  # noqa: SIM115
-    interrupted = False
+    watch = Watch(limits or Limits())
+
+    def deliver(event: dict[str, Any]) -> None:
+        watch.track(event)
+        on_event(event)
+
+    handlers = install_handlers(watch.on_signal)
     try:
-        # A session of its own: Ctrl-C reaches runtests only, which then stops the whole group (xdist workers too).
-        process = subprocess.Popen(
-            make_command(phase, events_path),
-            cwd=cwd,
-            env=make_env(environ),
-            stdin=subprocess.DEVNULL if output else None,
-            stdout=output,
-            stderr=subprocess.STDOUT if output else None,
-            start_new_session=True,
-        )
-        with open(events_path, "rb") as source:
-            reader = EventReader(source, on_event)
-            deadline: float | None = None
+        with contextlib.ExitStack() as stack:
+            output = stack.enter_context(open(output_path, "wb")) if output_path else None
+            # A session of its own: Ctrl-C reaches runtests only, which stops the whole group (xdist workers too).
+            process = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=make_env(environ),
+                stdin=subprocess.DEVNULL if output else None,
+                stdout=output,
+                stderr=subprocess.STDOUT if output else None,
+                start_new_session=True,
+            )
+            reader = EventReader(stack.enter_context(open(events_path, "rb")), deliver)
             while True:
                 try:
                     exit_code = process.wait(timeout=POLL_INTERVAL_S)
                     break
                 except subprocess.TimeoutExpired:
                     reader.read_available()
-                    if deadline is not None and time.monotonic() > deadline:
-                        signal_group(process, signal.SIGKILL)
-                except KeyboardInterrupt:
-                    if interrupted:
-                        signal_group(process, signal.SIGKILL)
-                    else:
-                        interrupted = True
-                        signal_group(process, signal.SIGINT)
-                        deadline = time.monotonic() + TERMINATE_TIMEOUT_S
+                    watch.check(process)
             reader.finish()
-        if interrupted:
-            signal_group(process, signal.SIGKILL)  # leave no worker behind
+            if watch.reason is not None:
+                signal_group(process, signal.SIGKILL)  # leave no worker behind
     finally:
-        if output:
-            output.close()
-    return PhaseRun(exit_code=exit_code, output_path=output_path, interrupted=interrupted)
+        restore_handlers(handlers)
+    return PhaseRun(
+        exit_code=exit_code,
+        output_path=output_path,
+        interrupted=watch.reason == "interrupted",
+        timed_out=watch.reason == "timed_out",
+    )
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def install_handlers(handler: Callable[[int, Any], None]) -> dict[int, Any]:
+    """Catch Ctrl-C and SIGTERM while a phase runs, so that pytest is stopped, never orphaned."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
+
+
+def restore_handlers(previous: dict[int, Any]) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)

@@ -70,7 +70,9 @@ MIXED_SUITE = {
         def test_two(): assert False
     """,
 }
-MIXED_EXPECTED = {"passed": 9, "failed": 3, "errors": 2, "skipped": 2, "xfailed": 2, "xpassed": 1}
+MIXED_EXPECTED = {
+    "passed": 9, "failed": 3, "errors": 2, "skipped": 2, "xfailed": 2, "xpassed": 1, "timeout": 0, "not_run": 0
+}  # fmt: skip
 MIXED_SERIAL_IDS = {
     "test_serial_things.py::test_serial_pass",
     "test_serial_things.py::test_serial_fail",
@@ -113,7 +115,7 @@ def test_demo_passes_with_serial_phase(tmp_path):
     assert re.search(r"parallel phase: 31 passed, 0 failed", done.stdout)
     assert re.search(r"serial phase: 6 passed, 0 failed", done.stdout)
     # The demo's singleton leaves its database behind: that is reported as test pollution, never removed.
-    assert "created 1 file(s): test_token_usage.db" in done.stdout
+    assert "created 1 file(s): test_token_usage.db (parallel phase)" in done.stdout
     assert (demo / "test_token_usage.db").exists()
 
 
@@ -248,9 +250,14 @@ def test_files_the_tests_leave_behind_are_listed(sample_project):
         }
     )
     run = project.run("-n", "2").assert_exit(0)
-    assert "the tests created 1 file(s): leftover.db" in run.stdout
-    assert "the tests changed 1 file(s): data.txt" in run.stdout
-    assert run.report["git"]["changed_by_tests"] == {"created": ["leftover.db"], "changed": ["data.txt"], "deleted": []}
+    assert "the tests created 1 file(s): leftover.db (parallel phase)" in run.stdout
+    assert "the tests changed 1 file(s): data.txt (parallel phase)" in run.stdout
+    assert run.report["git"]["changed_by_tests"] == {
+        "created": ["leftover.db"],
+        "changed": ["data.txt"],
+        "deleted": [],
+        "phases": {"leftover.db": ["parallel"], "data.txt": ["parallel"]},
+    }
     (project.path / "leftover.db").unlink()
     git_checkout = subprocess.run(["git", "checkout", "data.txt"], cwd=project.path, check=True)
     assert git_checkout.returncode == 0

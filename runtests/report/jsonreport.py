@@ -46,6 +46,12 @@ def describe_test(test: TestResult) -> dict[str, Any]:
         data["crashed"] = True
     if test.subtests:
         data["subtests"] = [{"description": s.description, "outcome": s.outcome} for s in test.subtests]
+    if test.group is not None:
+        data["xdist_group"] = test.group
+    if test.retry is not None:
+        data["retry"] = {"outcome": test.retry.outcome.value, "verdict": test.retry.verdict}
+    if test.is_failing and test.worker is not None:
+        data["suspects"] = list(test.suspects)
     return data
 
 
@@ -56,6 +62,7 @@ def describe_phase(phase: PhaseResult) -> dict[str, Any]:
         "skipped_because": phase.skipped_because,
         "exit_code": phase.exit_code,
         "interrupted": phase.interrupted,
+        "timed_out": phase.timed_out,
         "workers": phase.workers,
         "dist": phase.dist,
         "duration_s": round(phase.duration_s, 6),
@@ -124,8 +131,19 @@ def make_report(
                 "created": list(pollution.created),
                 "changed": list(pollution.changed),
                 "deleted": list(pollution.deleted),
+                "phases": {path: list(names) for path, names in pollution.phases_of.items()},
             },
         },
+        "retries": None
+        if summary.retry is None
+        else {
+            "phase": describe_phase(summary.retry),
+            "retried": len(summary.retried()),
+            "parallel_only": sum(test.is_parallel_only for test in summary.retried()),
+            "fails_alone": sum(not test.is_parallel_only for test in summary.retried()),
+            "accepted": summary.accept_parallel_only,
+        },
+        "broken_guarantees": list(summary.broken_guarantees),
         "notes": list(summary.notes),
     }
 

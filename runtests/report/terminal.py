@@ -26,6 +26,13 @@ STYLE = {
     "xpassed": "yellow",
 }
 OUTPUT_TAIL_LINES = 30
+ADVICE = """\
+To fix a parallel-only failure, either
+  - run it after the parallel phase, alone: mark it with the serial marker
+        @pytest.mark.{marker}                # on the test or its class
+        pytestmark = pytest.mark.{marker}    # for a whole module
+  - or isolate what it shares per worker: name database files, directories and ports after the `worker_id`
+    fixture (or the PYTEST_XDIST_WORKER environment variable), and write files under `tmp_path`."""
 
 
 def describe_counts(counts: dict[str, int], always: Iterable[str] = ("passed", "failed")) -> str:
@@ -148,16 +155,11 @@ class TerminalReporter:
         subtests = summary.subtest_counts()
         if any(subtests.values()):
             self.print("subtests: " + ", ".join(f"{n} {key}" for key, n in subtests.items() if n))
+        self.show_parallel_only(summary)
+        for problem in summary.broken_guarantees:
+            self.print(f"[bold red]warning: broken guarantee:[/] {escape(problem)}")
         if pollution:
-            for paths, label in (
-                (pollution.created, "created"),
-                (pollution.changed, "changed"),
-                (pollution.deleted, "deleted"),
-            ):
-                if paths:
-                    self.print(
-                        f"[yellow]git: the tests {label} {len(paths)} file(s):[/] {escape(describe_paths(paths))}"
-                    )
+            self.show_pollution(pollution)
         if summary.worktree_refusal:
             self.print(f"[red]{escape(summary.worktree_refusal)}[/]")
         self.show_notes(summary.notes)
@@ -168,6 +170,39 @@ class TerminalReporter:
         if not summary.tests:
             self.print("[yellow]no tests ran[/]")
         self.print(f"[{style}]{describe_counts(counts)} in {duration_s:.2f}s[/]")
+
+    def show_pollution(self, pollution: Pollution) -> None:
+        for paths, label in ((pollution.created, "created"), (pollution.changed, "changed"),
+                             (pollution.deleted, "deleted")):  # fmt: skip
+            if not paths:
+                continue
+            named = [
+                f"{path} ({', '.join(pollution.phases_of[path])} phase)" if pollution.phases_of.get(path) else path
+                for path in paths
+            ]
+            self.print(
+                f"[yellow]git: the tests {label} {len(paths)} file(s):[/] {escape(describe_paths(tuple(named)))}"
+            )
+
+    def show_parallel_only(self, summary: RunSummary) -> None:
+        retried = summary.retried()
+        if not retried:
+            return
+        alone = [test for test in retried if test.is_parallel_only]
+        self.print(
+            f"retried alone: {len(retried)} parallel failure(s): {len(alone)} passed alone (parallel-only), "
+            f"{len(retried) - len(alone)} failed alone too"
+        )
+        if not alone:
+            return
+        accepted = " (counted as passed: --accept-parallel-only)" if summary.accept_parallel_only else ""
+        self.print(
+            f"[yellow bold]parallel-only failures{accepted}:[/] these tests share state with tests on other workers"
+        )
+        for test in alone:
+            suspects = f"  ran beside: {', '.join(test.suspects)}" if test.suspects else ""
+            self.print(f"  {escape(test.nodeid)}{escape(suspects)}", soft_wrap=True)
+        self.print(escape(ADVICE.format(marker=summary.serial_marker)))
 
     def show_failures(self, summary: RunSummary) -> None:
         failing = [test for test in summary.tests if test.is_failing]
@@ -181,6 +216,11 @@ class TerminalReporter:
             where = ", ".join(filter(None, (f"{test.phase} phase", test.worker)))
             self.heading(f"{test.outcome.value.upper()} {test.nodeid} ({where})", "red")
             self.console.out(test.longrepr or "(no details)", highlight=False)
+            if test.retry is not None:
+                verdict = "passes alone: parallel-only" if test.is_parallel_only else "fails alone too"
+                self.print(f"[bold]retried alone:[/] {test.retry.outcome.value}, {verdict}")
+            if test.suspects:
+                self.print("[bold]ran at the same time on other workers:[/] " + escape(", ".join(test.suspects)))
             for header, content in test.sections:
                 self.heading(header, "grey50", "--")
                 self.console.out(content.rstrip("\n"), highlight=False)
