@@ -115,7 +115,7 @@ def test_demo_passes_with_serial_phase(tmp_path):
     assert re.search(r"parallel phase: 31 passed, 0 failed", done.stdout)
     assert re.search(r"serial phase: 6 passed, 0 failed", done.stdout)
     # The demo's singleton leaves its database behind: that is reported as test pollution, never removed.
-    assert "created 1 file(s): test_token_usage.db (parallel phase)" in done.stdout
+    assert "created 1 file(s): test_token_usage.db (parallel and serial phases)" in done.stdout
     assert (demo / "test_token_usage.db").exists()
 
 

@@ -176,10 +176,7 @@ class TerminalReporter:
                              (pollution.deleted, "deleted")):  # fmt: skip
             if not paths:
                 continue
-            named = [
-                f"{path} ({', '.join(pollution.phases_of[path])} phase)" if pollution.phases_of.get(path) else path
-                for path in paths
-            ]
+            named = [f"{path}{describe_phases(pollution.phases_of.get(path, []))}" for path in paths]
             self.print(
                 f"[yellow]git: the tests {label} {len(paths)} file(s):[/] {escape(describe_paths(tuple(named)))}"
             )
@@ -267,6 +264,13 @@ class TerminalReporter:
             style="bold",
         )
         return table
+
+
+def describe_phases(names: list[str]) -> str:
+    """` (parallel phase)`, ` (parallel and serial phases)`, or nothing when unknown."""
+    if not names:
+        return ""
+    return f" ({' and '.join(names)} phase{'s' if len(names) > 1 else ''})"
 
 
 def tail_of(phase: PhaseResult) -> str:
