@@ -46,7 +46,7 @@ def reason_to_skip(phase: Phase, done: list[PhaseResult], plan: Plan) -> str | N
         return f"no selected test carries the {plan.marker!r} marker"
     if previous.collect_errors:
         return "the parallel phase had collection errors"
-    if previous.exit_code in (3, 4):
+    if previous.pytest_exit(3) or previous.pytest_exit(4):
         return f"the parallel phase's pytest exited with code {previous.exit_code}"
     if plan.stops_at_first_failure and any(test.is_failing for test in previous.tests):
         return "-x/--maxfail: the parallel phase had a failure"

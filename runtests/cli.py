@@ -122,11 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except click.UsageError as exc:
-        exc.show()
-        return EXIT_USAGE_ERROR
-    except click.ClickException as exc:
-        exc.show()
+    except click.ClickException as exc:  # one line, like every other runtests error, and exit 4
+        click.echo(f"runtests: error: {exc.format_message()} (see runtests --help)", err=True)
         return EXIT_USAGE_ERROR
     except click.Abort:
         click.echo("runtests: interrupted", err=True)

@@ -211,12 +211,17 @@ class PhaseResult:
     output_path: Path | None = None
     interrupted: bool = False
     timed_out: bool = False
+    began: bool = False  # pytest started its session (the plugin's start event)
     ended: bool = False  # pytest reached the end of its session (the plugin's finish event)
     skipped_because: str | None = None
 
     @property
     def ran(self) -> bool:
         return self.exit_code is not None
+
+    def pytest_exit(self, code: int) -> bool:
+        """Whether the process exited with pytest's `code`, not a test's `os._exit(code)` mid-session."""
+        return self.exit_code == code and (self.ended or not self.began)
 
     def counts(self) -> dict[str, int]:
         return count_outcomes(self.tests)
@@ -246,6 +251,7 @@ class PhaseRecorder:
         if kind == "begin":
             self.running[event["nodeid"]] = event
         elif kind == "start":
+            result.began = True
             result.workers = int(event.get("workers") or 0)
             result.dist = event.get("dist") if result.workers else None
         elif kind == "collected":
@@ -351,11 +357,11 @@ class RunSummary:
         rate = compute_pass_rate(counts)
         if any(phase.interrupted for phase in self.phases) or self.collect_errors():
             return errors.EXIT_INTERRUPTED
-        if any(phase.internal_errors or phase.exit_code == 3 for phase in self.phases):
+        if any(phase.internal_errors or phase.pytest_exit(3) for phase in self.phases):
             return errors.EXIT_INTERNAL_ERROR
         if self.strict_guarantees and self.broken_guarantees:
             return errors.EXIT_INTERNAL_ERROR
-        if any(phase.exit_code == 4 for phase in self.phases):
+        if any(phase.pytest_exit(4) for phase in self.phases):
             return errors.EXIT_USAGE_ERROR
         if rate is not None and passing_and_failing(counts)[1] and rate < self.min_pass_rate:
             return errors.EXIT_TESTS_FAILED

@@ -17,14 +17,8 @@ from runtests.plan import Phase
 from runtests.results import COUNT_KEYS, PhaseResult, RunSummary, TestResult, format_pass_rate
 
 REFRESH_PER_S = 8
-STYLE = {
-    "passed": "green",
-    "failed": "red",
-    "errors": "red",
-    "skipped": "yellow",
-    "xfailed": "yellow",
-    "xpassed": "yellow",
-}
+STYLE = {key: "green" if key == "passed" else "yellow" if key in ("skipped", "xfailed", "xpassed") else "red"
+         for key in COUNT_KEYS}  # fmt: skip
 OUTPUT_TAIL_LINES = 30
 ADVICE = """\
 To fix a parallel-only failure, either
@@ -234,7 +228,8 @@ class TerminalReporter:
         """pytest's own output when a phase ended in a way its events do not explain."""
         unexplained = summary.unexplained_exit()
         for phase in summary.phases:
-            if not (phase.internal_errors or phase.exit_code in (3, 4) or (unexplained and unexplained[0] is phase)):
+            pytest_failed = phase.pytest_exit(3) or phase.pytest_exit(4)
+            if not (phase.internal_errors or pytest_failed or (unexplained and unexplained[0] is phase)):
                 continue
             self.print(f"[red]{phase.name} phase: pytest exited with code {phase.exit_code}; its output ends:[/]")
             self.console.out(tail_of(phase), highlight=False)

@@ -1,0 +1,359 @@
+"""End to end: diagnosing parallel-only failures, and surviving crashes, hangs, interrupts and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT, clean_environ
+
+pytestmark = pytest.mark.e2e
+
+DEMO = REPO_ROOT / "examples" / "token_usage"
+
+
+def copy_demo(tmp_path: Path) -> Path:
+    demo = tmp_path / "demo"
+    shutil.copytree(DEMO, demo, ignore=shutil.ignore_patterns("*.db", "__pycache__"))
+    return demo
+
+
+def processes_in(directory: Path) -> list[int]:
+    """Processes whose working directory is `directory`: a pytest or xdist worker left behind."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if Path(os.readlink(entry / "cwd")) == directory:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_retry_names_parallel_only_failures_and_the_table_clearing_suspects(tmp_path):
+    demo = copy_demo(tmp_path)
+    report = tmp_path / "r.json"
+    argv = [sys.executable, "-m", "runtests", "-C", str(demo), "-n", "2", "--dist", "loadfile", "--git-check", "off",
+            "--serial-marker", "none-such", "--retry-serially", "--json-report", str(report)]  # fmt: skip
+    done = subprocess.run(argv, env=clean_environ(), capture_output=True, text=True)
+    assert done.returncode == 1, done.stdout + done.stderr  # parallel-only failures still fail the run by default
+    data = json.loads(report.read_text())
+    failed = [t for t in data["tests"] if t["outcome"] == "failed"]
+    assert failed and all(t["nodeid"].startswith("test_api.py::") for t in failed)
+    assert all(t["retry"] == {"outcome": "passed", "verdict": "parallel-only"} for t in failed)
+    # The table-clearing tests ran beside each failure, and longest: they come first among the suspects.
+    for test in failed:
+        assert test["suspects"][0].startswith("test_monitoring.py::test_reset_clears_usage"), test
+    assert data["retries"]["parallel_only"] == len(failed) and data["retries"]["fails_alone"] == 0
+    assert "parallel-only failures" in done.stdout
+    assert "@pytest.mark.none-such" in done.stdout and "worker_id" in done.stdout  # the configured marker
+    assert "ran beside: test_monitoring.py::test_reset_clears_usage" in done.stdout
+
+    accepted = subprocess.run([*argv, "--accept-parallel-only"], env=clean_environ(), capture_output=True, text=True)
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert "counted as passed: --accept-parallel-only" in accepted.stdout
+    assert "Pass rate: 100.0% (37/37)" in accepted.stdout
+
+
+def test_retry_tells_real_failures_apart(sample_project):
+    project = sample_project({"test_a.py": "def test_real(): assert False\ndef test_ok(): pass\n"})
+    run = project.run("-n", "2", "--retry-serially").assert_exit(1)
+    (test,) = [t for t in run.report["tests"] if t["outcome"] == "failed"]
+    assert test["retry"] == {"outcome": "failed", "verdict": "fails-alone"}
+    assert "retried alone: failed, fails alone too" in run.stdout
+
+
+CRASHERS = {
+    "exit": "import os\n\ndef test_crash():\n    os._exit(3)\n",
+    "segfault": "import ctypes\n\ndef test_crash():\n    ctypes.string_at(0)\n",
+}
+
+
+@pytest.mark.parametrize("how", sorted(CRASHERS))
+def test_worker_crash_is_an_error_and_the_run_goes_on(sample_project, how):
+    project = sample_project(
+        {
+            "test_crash.py": CRASHERS[how],
+            "test_fine.py": "import pytest\n\n@pytest.mark.parametrize('n', range(6))\ndef test_fine(n): pass\n",
+            "test_serial.py": "import pytest\n\n@pytest.mark.serial\ndef test_after(): pass\n",
+        }
+    )
+    run = project.run("-n", "2").assert_exit(1)
+    outcomes = run.outcomes()
+    assert outcomes["test_crash.py::test_crash"] == "error"
+    assert [outcomes[f"test_fine.py::test_fine[{n}]"] for n in range(6)] == ["passed"] * 6
+    assert outcomes["test_serial.py::test_after"] == "passed"
+    crash = next(t for t in run.report["tests"] if t["nodeid"] == "test_crash.py::test_crash")
+    assert crash["crashed"] is True and "crashed while running 'test_crash.py::test_crash'" in crash["longrepr"]
+    assert "crashed while running" in run.stdout
+
+
+def test_crash_in_the_serial_phase_reports_what_never_ran(sample_project):
+    project = sample_project(
+        {
+            "test_s.py": """
+                import os
+                import pytest
+                pytestmark = pytest.mark.serial
+
+                def test_first(): pass
+                def test_dies(): os._exit(3)
+                def test_never_a(): pass
+                def test_never_b(): pass
+            """,
+            "test_p.py": "def test_parallel(): pass\n",
+        }
+    )
+    run = project.run("-n", "2").assert_exit(1)
+    assert run.outcomes() == {
+        "test_p.py::test_parallel": "passed",
+        "test_s.py::test_first": "passed",
+        "test_s.py::test_dies": "error",
+        "test_s.py::test_never_a": "not_run",
+        "test_s.py::test_never_b": "not_run",
+    }
+    assert run.report["totals"]["not_run"] == 2
+    assert "NOT_RUN test_s.py::test_never_a" in run.stdout
+    assert "Pass rate: 40.0% (2/5)" in run.stdout
+
+
+def test_per_test_timeout_stops_a_hanging_test_and_the_phase_goes_on(sample_project):
+    project = sample_project(
+        {
+            "test_h.py": """
+                import time
+                import pytest
+
+                def test_hangs():
+                    try:
+                        time.sleep(60)
+                    except Exception:  # a broad except cannot swallow the timeout
+                        time.sleep(60)
+
+                @pytest.mark.parametrize("n", range(4))
+                def test_quick(n): pass
+
+                @pytest.mark.serial
+                def test_serial_hangs(): time.sleep(60)
+            """
+        }
+    )
+    began = time.monotonic()
+    run = project.run("-n", "2", "--timeout", "1").assert_exit(1)
+    assert time.monotonic() - began < 40, run
+    outcomes = run.outcomes()
+    assert outcomes["test_h.py::test_hangs"] == "timeout"
+    assert outcomes["test_h.py::test_serial_hangs"] == "timeout"
+    assert [outcomes[f"test_h.py::test_quick[{n}]"] for n in range(4)] == ["passed"] * 4
+    assert run.report["totals"]["timeout"] == 2
+
+
+def test_run_timeout_stops_everything_and_writes_the_reports(sample_project):
+    project = sample_project(
+        {
+            "test_slow.py": """
+                import time
+                import pytest
+
+                @pytest.mark.parametrize("n", range(8))
+                def test_slow(n): time.sleep(20)
+            """
+        }
+    )
+    began = time.monotonic()
+    run = project.run("-n", "2", "--run-timeout", "4").assert_exit(1)
+    assert time.monotonic() - began < 40, run
+    outcomes = run.outcomes()
+    assert sorted(outcomes.values()).count("timeout") == 2  # one in flight per worker
+    assert sorted(outcomes.values()).count("not_run") == 6
+    assert run.report["phases"][0]["timed_out"] is True
+    assert processes_in(project.path) == []
+
+
+def start(project_path: Path, report: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "runtests", "-n", "2", "--json-report", str(report), *args],
+        cwd=project_path, env=clean_environ(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def wait_for_running_tests(report_dir: Path, project_path: Path, timeout_s: float = 30) -> None:
+    """Until pytest and its workers are up in the project directory (at least three processes)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if len(processes_in(project_path)) >= 3:
+            time.sleep(1.0)  # let the workers start their first tests
+            return
+        time.sleep(0.1)
+    raise AssertionError("pytest never started")
+
+
+def test_ctrl_c_stops_gracefully_with_a_partial_report_and_no_process_left(sample_project, tmp_path):
+    project = sample_project(
+        {
+            "test_slow.py": "import time, pytest\n\n"
+            "@pytest.mark.parametrize('n', range(6))\ndef test_s(n): time.sleep(30)\n"
+        }
+    )
+    report = tmp_path / "partial.json"
+    process = start(project.path, report)
+    wait_for_running_tests(tmp_path, project.path)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2, stdout + stderr
+    data = json.loads(report.read_text())
+    assert data["exit_code"] == 2 and data["phases"][0]["interrupted"] is True
+    assert "interrupted" in stdout
+    assert processes_in(project.path) == []
+
+
+def test_second_ctrl_c_kills_at_once(sample_project, tmp_path):
+    project = sample_project(
+        {
+            "test_stubborn.py": """
+                import time
+
+                def test_ignores_ctrl_c():
+                    for _ in range(600):
+                        try:
+                            time.sleep(0.1)
+                        except KeyboardInterrupt:
+                            pass
+            """
+        }
+    )
+    report = tmp_path / "killed.json"
+    process = start(project.path, report)
+    wait_for_running_tests(tmp_path, project.path)
+    process.send_signal(signal.SIGINT)
+    time.sleep(1.0)
+    assert process.poll() is None  # the test swallowed the polite stop
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 2, stdout + stderr
+    assert json.loads(report.read_text())["exit_code"] == 2
+    assert processes_in(project.path) == []
+
+
+def test_unicode_and_non_utf8_ids(sample_project):
+    project = sample_project(
+        {
+            "test_ids.py": """
+                import pytest
+
+                @pytest.mark.parametrize("value", ["🚀", "naïve", b"\\xff\\xfe", "日本"])
+                def test_value(value): assert value != "日本"
+            """
+        }
+    )
+    run = project.run("-n", "2").assert_exit(1)
+    outcomes = run.outcomes()
+    assert outcomes["test_ids.py::test_value[\\U0001f680]"] == "passed"
+    assert outcomes["test_ids.py::test_value[\\xff\\xfe]"] == "passed"
+    assert outcomes["test_ids.py::test_value[\\u65e5\\u672c]"] == "failed"
+    assert len(outcomes) == 4
+
+
+def test_loadgroup_guarantee_is_checked_against_what_ran(sample_project):
+    project = sample_project(
+        {
+            "test_g.py": """
+                import time
+                import pytest
+
+                @pytest.mark.xdist_group("db")
+                @pytest.mark.parametrize("n", range(6))
+                def test_grouped(n): time.sleep(0.05)
+
+                @pytest.mark.parametrize("n", range(6))
+                def test_free(n): time.sleep(0.05)
+            """
+        }
+    )
+    run = project.run("-n", "2", "--dist", "loadgroup")
+    grouped_workers = {t["worker"] for t in run.report["tests"] if t.get("xdist_group") == "db"}
+    assert len([t for t in run.report["tests"] if t.get("xdist_group") == "db"]) == 6
+    assert all("@" not in t["nodeid"] for t in run.report["tests"])
+    if len(grouped_workers) > 1:  # xdist broke its promise (pytest-xdist #1386): it must be said, loudly
+        assert run.exit_code == 0
+        assert "warning: broken guarantee: --dist loadgroup: xdist_group 'db' ran on 2 workers" in run.stdout
+        assert run.report["broken_guarantees"]
+        project.run("-n", "2", "--dist", "loadgroup", "--strict-guarantees").assert_exit(3)
+    else:
+        assert run.exit_code == 0 and run.report["broken_guarantees"] == []
+
+
+BAD_INPUTS = [
+    (["--dist", "roundrobin"], 4, "Invalid value for '--dist'"),
+    (["-n", "many"], 4, "--workers 'many' is not valid"),
+    (["--min-pass-rate", "120"], 4, "--min-pass-rate 120.0 is not valid"),
+    (["-C", "no/such/dir"], 4, "no such directory"),
+    (["--json-report", "missing/dir/r.json"], 4, "does not exist; create it first"),
+    (["--json-report", "pytest.ini/r.json"], 4, "does not exist; create it first"),
+    (["--", "-n", "3"], 4, "runtests sets xdist's options itself"),
+    (["--", "--dist=loadfile"], 4, "runtests sets xdist's options itself"),
+    (["-p", "no:xdist"], 4, "-p no:xdist: runtests disables xdist itself"),
+    (["--timeout", "0"], 4, "--timeout 0.0 is not valid"),
+]
+
+
+@pytest.mark.parametrize(("args", "code", "message"), BAD_INPUTS, ids=[" ".join(a) for a, _, _ in BAD_INPUTS])
+def test_bad_input_is_one_line_with_its_exit_code(sample_project, args, code, message):
+    project = sample_project({"test_a.py": "def test_a(): pass\n"})
+    run = project.run(*args, report=False).assert_exit(code)
+    assert message in run.stderr
+    assert "Traceback" not in run.output
+    assert len(run.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ("[tool.runtests\n", "pyproject.toml: not valid TOML"),
+        ("[tool.runtests]\nwork = 2\n", "pyproject.toml: unknown key tool.runtests.work"),
+        ("[tool.runtests]\nworkers = 'two'\n", "pyproject.toml: tool.runtests.workers = 'two' is not valid"),
+    ],
+)
+def test_bad_configuration_is_one_line_exit_4(sample_project, config, message):
+    project = sample_project({"test_a.py": "def test_a(): pass\n", "pyproject.toml": config})
+    run = project.run(report=False).assert_exit(4)
+    assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1
+
+
+def test_no_git_binary_and_unborn_head(sample_project, tmp_path):
+    project = sample_project({"test_a.py": "def test_a(): pass\n"})
+    bare_path = tmp_path / "bin"
+    bare_path.mkdir()
+    (bare_path / "python").symlink_to(sys.executable)
+    no_git = {"PATH": str(bare_path)}
+    run = project.run("-n", "2", env=no_git).assert_exit(0)
+    assert "no usable git binary" in run.stdout
+    refused = project.run("-n", "2", "--git-check", "require-clean", env=no_git, report=False).assert_exit(6)
+    assert "no usable git binary" in refused.stderr and "Traceback" not in refused.output
+
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / "test_b.py").write_text("def test_b(): pass\n")
+    subprocess.run(["git", "init", "-q"], cwd=fresh, check=True)
+    done = subprocess.run([sys.executable, "-m", "runtests", "-n", "0"], cwd=fresh, env=clean_environ(),
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "no commit yet (unborn HEAD)" in done.stdout
+
+
+def test_pdb_falls_back_to_sequential(sample_project):
+    project = sample_project(
+        {"test_a.py": "import pytest\n\ndef test_a(): pass\n\n@pytest.mark.serial\ndef test_b(): pass\n"}
+    )
+    run = project.run("--pdb").assert_exit(0)
+    assert "--pdb/--trace given: running every phase sequentially" in run.stdout
+    assert [phase["workers"] for phase in run.report["phases"] if phase["ran"]] == [0]
