@@ -181,20 +181,21 @@ def run(options: Options, console: Console, environ: Mapping[str, str], live: bo
         summary.broken_guarantees = check_guarantees(summary.phases)
         if worktree.problem:
             summary.notes.append(worktree.problem)
-        pollution = worktree.pollution()
-        if pollution and options.git_check == "require-clean":
-            summary.worktree_refusal = (
-                f"--git-check require-clean: the tests left {len(pollution.paths())} changed path(s) in the work "
-                f"tree: {gitcheck.describe_paths(pollution.paths())}"
-            )
     finally:
-        duration_s = time.monotonic() - began
-        pollution = worktree.pollution()
-        if options.json_report is not None:
-            report = make_report(
-                summary, options, before, worktree.latest, pollution, git_problem, started_at, duration_s
-            )
-            write_report(options.json_report, report)
-        reporter.show_summary(summary, pollution, duration_s)
-        shutil.rmtree(workdir, ignore_errors=True)  # runtests' own event and output files only
+        try:
+            duration_s = time.monotonic() - began
+            pollution = worktree.pollution()
+            if pollution and options.git_check == "require-clean":
+                summary.worktree_refusal = (
+                    f"--git-check require-clean: the tests left {len(pollution.paths())} changed path(s) in the "
+                    f"work tree: {gitcheck.describe_paths(pollution.paths())}"
+                )
+            if options.json_report is not None:
+                report = make_report(
+                    summary, options, before, worktree.latest, pollution, git_problem, started_at, duration_s
+                )
+                write_report(options.json_report, report)
+            reporter.show_summary(summary, pollution, duration_s)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)  # runtests' own event and output files only
     return summary.exit_code()

@@ -14,7 +14,7 @@ EXIT_CODES: dict[int, str] = {
     EXIT_OK: "all selected tests passed (or the pass rate met --min-pass-rate)",
     EXIT_TESTS_FAILED: "tests failed and the pass rate is below --min-pass-rate",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C) or a module failed to collect",
-    EXIT_INTERNAL_ERROR: "internal error in pytest, a plugin or runtests",
+    EXIT_INTERNAL_ERROR: "internal error in pytest, a plugin or runtests; a broken guarantee under --strict-guarantees",
     EXIT_USAGE_ERROR: "usage error: bad option, config key or value",
     EXIT_NO_TESTS: "no tests ran in either phase",
     EXIT_DIRTY_WORKTREE: "--git-check require-clean: the work tree is dirty, the tests dirtied it, "

@@ -1,0 +1,89 @@
+"""Suspects, retry verdicts and scheduling guarantees, from hand-made results."""
+
+from __future__ import annotations
+
+from runtests.diagnose import apply_retries, check_guarantees, find_suspects, scope_of
+from runtests.results import Outcome, PhaseResult, TestResult
+
+
+def run(
+    nodeid: str, worker: str | None, start: float, stop: float, outcome: Outcome = Outcome.PASSED, **kw
+) -> TestResult:
+    return TestResult(nodeid, "parallel", outcome, worker=worker, start=start, stop=stop, **kw)
+
+
+def test_suspects_are_tests_on_other_workers_ordered_by_overlap():
+    failed = run("api::t", "gw0", 10.0, 11.0, Outcome.FAILED)
+    tests = [
+        run("before::t", "gw0", 9.0, 10.0),  # same worker: never a suspect
+        failed,
+        run("short::t", "gw1", 10.1, 10.2),  # 0.1 s overlap
+        run("long::t", "gw1", 10.2, 12.0),  # 0.8 s overlap
+        run("early::t", "gw2", 8.0, 10.5),  # 0.5 s overlap
+        run("after::t", "gw2", 11.5, 12.0),  # no overlap
+        run("ended::t", "gw1", 9.0, 10.0),  # ended as it started: no overlap
+    ]
+    find_suspects(tests)
+    assert failed.suspects == ["long::t", "early::t", "short::t"]
+    assert all(t.suspects == [] for t in tests if t is not failed)
+
+
+def test_suspects_are_capped_and_skip_tests_without_times():
+    failed = run("f", "gw0", 0.0, 100.0, Outcome.ERROR)
+    others = [run(f"o{i}", "gw1", float(i), i + 0.5 + i / 100) for i in range(50)]
+    nameless = TestResult("no-times", "parallel", Outcome.PASSED, worker="gw2")
+    find_suspects([failed, nameless, *others], limit=3)
+    assert failed.suspects == ["o49", "o48", "o47"]
+
+
+def test_retry_verdicts():
+    parallel = PhaseResult(
+        "parallel", tests=[run("a", "gw0", 0, 1, Outcome.FAILED), run("b", "gw1", 0, 1, Outcome.FAILED)]
+    )
+    retry = PhaseResult("retry", tests=[run("a", None, 2, 3, Outcome.PASSED), run("b", None, 3, 4, Outcome.FAILED)])
+    apply_retries(parallel, retry)
+    a, b = parallel.tests
+    assert a.retry is not None and a.retry.verdict == "parallel-only" and a.is_parallel_only
+    assert b.retry is not None and b.retry.verdict == "fails-alone" and not b.is_parallel_only
+
+
+def test_scope_of_matches_xdist():
+    assert scope_of("tests/test_a.py::TestX::test_y[1]", "loadscope") == "tests/test_a.py::TestX"
+    assert scope_of("tests/test_a.py::test_y", "loadscope") == "tests/test_a.py"
+    assert scope_of("tests/test_a.py::TestX::test_y", "loadfile") == "tests/test_a.py"
+
+
+def test_split_group_is_a_broken_guarantee():
+    tests = [
+        run("t.py::a", "gw0", 0, 1, group="db"),
+        run("t.py::b", "gw1", 0, 1, group="db"),
+        run("t.py::c", "gw1", 1, 2),
+    ]
+    problems = check_guarantees([PhaseResult("parallel", workers=2, dist="loadgroup", exit_code=0, tests=tests)])
+    assert len(problems) == 1 and "xdist_group 'db' ran on 2 workers (gw0, gw1)" in problems[0]
+    kept = [run("t.py::a", "gw0", 0, 1, group="db"), run("t.py::b", "gw0", 1, 2, group="db")]
+    assert check_guarantees([PhaseResult("parallel", workers=2, dist="loadgroup", exit_code=0, tests=kept)]) == []
+
+
+def test_split_scope_and_file():
+    tests = [run("a.py::T::x", "gw0", 0, 1), run("a.py::T::y", "gw1", 0, 1), run("a.py::z", "gw0", 1, 2)]
+    loadscope = check_guarantees([PhaseResult("parallel", workers=2, dist="loadscope", exit_code=0, tests=tests)])
+    assert [p.split(":")[0] for p in loadscope] == ["--dist loadscope"] and "'a.py::T'" in loadscope[0]
+    loadfile = check_guarantees([PhaseResult("parallel", workers=2, dist="loadfile", exit_code=0, tests=tests)])
+    assert len(loadfile) == 1 and "file 'a.py'" in loadfile[0]
+    assert check_guarantees([PhaseResult("parallel", workers=2, dist="load", exit_code=0, tests=tests)]) == []
+
+
+def test_crash_moves_are_not_broken_guarantees():
+    tests = [run("a.py::x", "gw0", 0, 1, Outcome.ERROR, crashed=True), run("a.py::y", "gw2", 1, 2)]
+    assert check_guarantees([PhaseResult("parallel", workers=2, dist="loadfile", exit_code=1, tests=tests)]) == []
+
+
+def test_serial_tests_must_not_overlap_each_other_or_the_parallel_phase():
+    parallel = PhaseResult("parallel", workers=2, dist="load", exit_code=0, tests=[run("p", "gw0", 0, 5)])
+    fine = PhaseResult("serial", exit_code=0, tests=[run("s1", None, 6, 7), run("s2", None, 7, 8)])
+    assert check_guarantees([parallel, fine]) == []
+    overlapping = PhaseResult("serial", exit_code=0, tests=[run("s1", None, 4, 7), run("s2", None, 6.5, 8)])
+    problems = check_guarantees([parallel, overlapping])
+    assert "serial phase: s2 started before s1 ended" in problems
+    assert "serial phase: s1 started before the parallel phase ended" in problems
