@@ -11,15 +11,19 @@ from pathlib import Path
 
 from rich.console import Console
 
-from runtests import gitcheck
+from runtests import durations, gitcheck
 from runtests.config import Options
 from runtests.diagnose import apply_retries, check_guarantees, find_suspects
-from runtests.errors import GitUnavailableError
+from runtests.errors import GitUnavailableError, UsageError
 from runtests.plan import PARALLEL, Phase, Plan, make_plan, make_retry_phase
+from runtests.report import github
 from runtests.report.jsonreport import check_writable, make_report, write_report
+from runtests.report.junit import write_junit
 from runtests.report.terminal import TerminalReporter
 from runtests.results import Outcome, PhaseRecorder, PhaseResult, RunSummary
 from runtests.runner import Limits, run_phase
+
+UNTIMED = frozenset({Outcome.SKIPPED, Outcome.NOT_RUN})  # outcomes whose duration says nothing of the test
 
 
 def inspect_worktree(options: Options, staged_expected: bool) -> tuple[gitcheck.WorktreeState | None, str | None]:
@@ -129,13 +133,115 @@ def retry_candidates(parallel: PhaseResult) -> list[str]:
     return [test.nodeid for test in parallel.tests if test.is_failing and test.outcome is not Outcome.NOT_RUN]
 
 
+def with_detected_shard(options: Options, environ: Mapping[str, str]) -> Options:
+    """A CI job's shard from GitLab's, CircleCI's or Buildkite's variables, when --shard was not given."""
+    if options.shard is not None:
+        return options
+    try:
+        shard = durations.detect_shard(environ)
+    except ValueError as exc:
+        raise UsageError(f"bad shard variables in the environment: {exc}; or pass --shard K/N") from None
+    return options if shard is None else dataclasses.replace(options, shard=shard)
+
+
+def run_phases(
+    plan: Plan,
+    options: Options,
+    summary: RunSummary,
+    worktree: WorktreeWatch,
+    reporter: TerminalReporter,
+    workdir: Path,
+    environ: Mapping[str, str],
+    limits: Limits,
+) -> None:
+    for phase in plan.phases:
+        skip = reason_to_skip(phase, summary.phases, plan)
+        if skip is not None:
+            summary.phases.append(PhaseResult(phase.name, skipped_because=skip))
+            reporter.phase_skipped(phase.name, skip)
+            continue
+        result = execute_phase(phase, options, reporter, workdir, environ, limits)
+        summary.phases.append(result)
+        worktree.after_phase(phase.name)
+        if result.interrupted or result.timed_out:
+            return
+        if phase.name == PARALLEL and options.retry_serially and retry_candidates(result):
+            retry = make_retry_phase(options)
+            summary.retry = execute_phase(retry, options, reporter, workdir, environ, limits, retry_candidates(result))
+            apply_retries(result, summary.retry)
+            worktree.after_phase(retry.name)
+            if summary.retry.interrupted or summary.retry.timed_out:
+                return
+
+
+def diagnose(summary: RunSummary, worktree: WorktreeWatch) -> None:
+    for phase in summary.phases:
+        if phase.workers:
+            find_suspects(phase.tests)
+    summary.broken_guarantees = check_guarantees(summary.phases)
+    if worktree.problem:
+        summary.notes.append(worktree.problem)
+
+
+def record_durations(options: Options, summary: RunSummary) -> None:
+    """Keep this run's test durations for sharding and ordering; a failure to write is a note, not an error."""
+    measured = {t.nodeid: t.duration_s for t in summary.tests if t.outcome not in UNTIMED and t.duration_s > 0}
+    cache_dir = next((phase.cache_dir for phase in summary.phases if phase.cache_dir), None)
+    path = options.durations_file or (durations.cache_path(cache_dir) if cache_dir else None)
+    if not measured or path is None:
+        return
+    try:
+        durations.save_durations(path, durations.merge_durations(durations.load_durations(path), measured))
+    except OSError as exc:
+        summary.notes.append(f"could not record test durations in {path}: {exc}")
+
+
+def write_outputs(
+    options: Options,
+    summary: RunSummary,
+    worktree: WorktreeWatch,
+    git_problem: str | None,
+    started_at: float,
+    duration_s: float,
+    reporter: TerminalReporter,
+    environ: Mapping[str, str],
+) -> None:
+    """Everything a run leaves: durations, JSON, JUnit, CI annotations and the terminal summary."""
+    pollution = worktree.pollution()
+    if pollution and options.git_check == "require-clean":
+        summary.worktree_refusal = (
+            f"--git-check require-clean: the tests left {len(pollution.paths())} changed path(s) in the "
+            f"work tree: {gitcheck.describe_paths(pollution.paths())}"
+        )
+    record_durations(options, summary)
+    if options.json_report is not None:
+        report = make_report(
+            summary, options, worktree.before, worktree.latest, pollution, git_problem, started_at, duration_s
+        )
+        write_report(options.json_report, report)
+    if options.junitxml is not None:
+        write_junit(options.junitxml, summary, duration_s)
+    if environ.get("GITHUB_ACTIONS") == "true":
+        rootdir = next((Path(p.rootdir) for p in summary.phases if p.rootdir), options.cwd)
+        reporter.show_annotations(github.make_annotations(summary, rootdir, environ))
+        if environ.get("GITHUB_STEP_SUMMARY"):
+            github.append_step_summary(Path(environ["GITHUB_STEP_SUMMARY"]), summary, duration_s)
+    reporter.show_summary(summary, pollution, duration_s)
+
+
 def run(options: Options, console: Console, environ: Mapping[str, str], live: bool) -> int:
     """One whole run; returns the exit code."""
+    options = with_detected_shard(options, environ)
     plan = make_plan(options)
-    if options.json_report is not None:
-        check_writable(options.json_report)
+    for path, flag in ((options.json_report, "--json-report"), (options.junitxml, "--junitxml")):
+        if path is not None:
+            check_writable(path, flag)
     reporter = TerminalReporter(console, live)
     reporter.show_notes(plan.notes)
+    if options.shard is not None:
+        reporter.show_notes(
+            [f"shard {options.shard[0]}/{options.shard[1]} of the suite, balanced by recorded durations"]
+        )
     staged_expected = environ.get("PRE_COMMIT") == "1"
     before, git_problem = inspect_worktree(options, staged_expected)
     reporter.show_worktree(before, git_problem, staged_expected)
@@ -146,56 +252,19 @@ def run(options: Options, console: Console, environ: Mapping[str, str], live: bo
         accept_parallel_only=options.accept_parallel_only,
         strict_guarantees=options.strict_guarantees,
         serial_marker=options.serial_marker,
+        shard=options.shard,
     )
     worktree = WorktreeWatch(options.cwd, before)
     started_at, began = time.time(), time.monotonic()
-    limits = Limits(
-        run_deadline=None if options.run_timeout is None else began + options.run_timeout,
-        test_timeout_s=options.timeout,
-    )
+    limits = Limits(None if options.run_timeout is None else began + options.run_timeout, options.timeout)
     workdir = Path(tempfile.mkdtemp(prefix="runtests-"))
     try:
-        for phase in plan.phases:
-            skip = reason_to_skip(phase, summary.phases, plan)
-            if skip is not None:
-                summary.phases.append(PhaseResult(phase.name, skipped_because=skip))
-                reporter.phase_skipped(phase.name, skip)
-                continue
-            result = execute_phase(phase, options, reporter, workdir, environ, limits)
-            summary.phases.append(result)
-            worktree.after_phase(phase.name)
-            if result.interrupted or result.timed_out:
-                break
-            if phase.name == PARALLEL and options.retry_serially and retry_candidates(result):
-                retry = make_retry_phase(options)
-                summary.retry = execute_phase(
-                    retry, options, reporter, workdir, environ, limits, retry_candidates(result)
-                )
-                apply_retries(result, summary.retry)
-                worktree.after_phase(retry.name)
-                if summary.retry.interrupted or summary.retry.timed_out:
-                    break
-        for phase_result in summary.phases:
-            if phase_result.workers:
-                find_suspects(phase_result.tests)
-        summary.broken_guarantees = check_guarantees(summary.phases)
-        if worktree.problem:
-            summary.notes.append(worktree.problem)
+        run_phases(plan, options, summary, worktree, reporter, workdir, environ, limits)
+        diagnose(summary, worktree)
     finally:
         try:
             duration_s = time.monotonic() - began
-            pollution = worktree.pollution()
-            if pollution and options.git_check == "require-clean":
-                summary.worktree_refusal = (
-                    f"--git-check require-clean: the tests left {len(pollution.paths())} changed path(s) in the "
-                    f"work tree: {gitcheck.describe_paths(pollution.paths())}"
-                )
-            if options.json_report is not None:
-                report = make_report(
-                    summary, options, before, worktree.latest, pollution, git_problem, started_at, duration_s
-                )
-                write_report(options.json_report, report)
-            reporter.show_summary(summary, pollution, duration_s)
+            write_outputs(options, summary, worktree, git_problem, started_at, duration_s, reporter, environ)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)  # runtests' own event and output files only
     return summary.exit_code()

@@ -100,6 +100,11 @@ def wants_live_view(options: Any, environ: Mapping[str, str]) -> bool:
     metavar="S",
     help="time limit of the whole run; then running tests are `timeout`, the rest `not_run`.",
 )
+@click.option("--shard", metavar="K/N", help="run shard K of N (1-based), balanced by recorded durations.")
+@click.option(
+    "--durations-file", metavar="PATH", help="record and read test durations here.  [default: pytest's cache]"
+)
+@click.option("--junitxml", metavar="PATH", help="write one JUnit XML file for the whole run.")
 @click.option("--stream/--no-stream", default=None, help="show pytest's own output instead of the live view.")
 @click.version_option(__version__, "--version", prog_name="runtests")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED, metavar="[PYTEST_ARGS]...")

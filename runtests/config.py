@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from runtests.durations import parse_shard
 from runtests.errors import ConfigError, UsageError
 
 DIST_MODES = ("load", "loadscope", "loadfile", "loadgroup", "worksteal")
@@ -39,6 +40,9 @@ class Options:
     strict_guarantees: bool = False
     timeout: float | None = None  # seconds per test
     run_timeout: float | None = None  # seconds for the whole run
+    shard: tuple[int, int] | None = None  # (K, N), 1-based
+    durations_file: Path | None = None  # None: pytest's cache
+    junitxml: Path | None = None
     config_file: Path | None = None
 
 
@@ -58,8 +62,12 @@ CONFIG_KEYS: dict[str, str] = {
     "strict_guarantees": "true or false",
     "timeout": "a number of seconds > 0",
     "run_timeout": "a number of seconds > 0",
+    "shard": "K/N with 1 <= K <= N, e.g. 2/3",
+    "durations_file": "a file path",
+    "junitxml": "a file path",
     "pytest_args": "a list of strings",
 }
+PATHS = ("json_report", "durations_file", "junitxml")
 FLAGS = ("stream", "retry_serially", "accept_parallel_only", "strict_guarantees")
 
 
@@ -97,9 +105,13 @@ def check_value(key: str, value: Any) -> Any:
         if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 100:
             return float(value)
         raise ValueError(value)
-    if key == "json_report":
+    if key in PATHS:
         if isinstance(value, str) and value:
             return Path(value)
+        raise ValueError(value)
+    if key == "shard":
+        if isinstance(value, str):
+            return parse_shard(value)
         raise ValueError(value)
     if key in FLAGS:
         if isinstance(value, bool):
@@ -151,7 +163,7 @@ def read_config(path: Path) -> dict[str, Any]:
             raise ConfigError(
                 f"{path}: tool.runtests.{key} = {raw!r} is not valid; expected {CONFIG_KEYS[key]}"
             ) from None
-        if key == "json_report":
+        if key in PATHS:
             value = path.parent / value
         settings[key] = value
     return settings
@@ -173,6 +185,6 @@ def make_options(cwd: Path, cli: Mapping[str, Any], pytest_args: tuple[str, ...]
         except ValueError:
             option = "--" + key.replace("_", "-")
             raise UsageError(f"{option} {value!r} is not valid; expected {CONFIG_KEYS[key]}") from None
-        if key == "json_report":
+        if key in PATHS:
             settings[key] = cwd / value  # relative to -C, as git -C does
     return Options(cwd=cwd, pytest_args=(*config_args, *pytest_args), config_file=config_file, **settings)

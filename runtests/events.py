@@ -2,13 +2,14 @@
 
 Every line has an ``"e"`` key naming the event. Version 1 events:
 
-- ``start``: ``v``, ``phase``, ``workers`` (resolved xdist worker count, 0 without xdist), ``dist``
+- ``start``: ``v``, ``phase``, ``workers`` (resolved xdist worker count, 0 without xdist), ``dist``,
+  ``cache_dir`` (pytest's cache directory, or null without the cacheprovider), ``rootdir``
 - ``collected``: ``ids`` (node ids this phase will run, after all deselection)
 - ``held_back``: ``ids`` (node ids left for the other phase by the marker filter)
 - ``begin``: ``nodeid``, ``worker`` (a test started; lets a crash or hang name it)
 - ``test``: ``nodeid``, ``worker``, ``group`` (its ``xdist_group``), ``location``, ``reports`` (one dict per
   setup/call/teardown report: ``when``, ``outcome``, ``duration``, ``start``, ``stop``, ``xfail``, ``longrepr``,
-  ``sections``, ``timeout``), ``unfinished`` (the session ended while it ran),
+  ``sections``, ``crash`` (path and line of the failure), ``timeout``), ``unfinished`` (the session ended while it ran),
   ``subtests`` (``outcome``, ``description``, ``xfail``, ``longrepr``)
 - ``collect_error``: ``nodeid``, ``longrepr``
 - ``internal_error``: ``text``
@@ -27,6 +28,8 @@ MARKER_OPTION = "--runtests-marker"
 SELECT_OPTION = "--runtests-select"
 ONLY_OPTION = "--runtests-only"
 TIMEOUT_OPTION = "--runtests-timeout"
+SHARD_OPTION = "--runtests-shard"
+DURATIONS_OPTION = "--runtests-durations"
 
 # What the plugin keeps in a phase: tests without the marker, tests with it, or everything (`-n 0`).
 SELECT_UNMARKED = "unmarked"

@@ -78,6 +78,10 @@ def make_phase(name: str, select: str, workers: str | int, options: Options) -> 
     argv = plugin_argv(name, select, options.serial_marker)
     if options.timeout is not None:
         argv = (*argv, f"{events.TIMEOUT_OPTION}={options.timeout:g}")
+    if options.durations_file is not None:
+        argv = (*argv, f"{events.DURATIONS_OPTION}={options.durations_file}")
+    if options.shard is not None and select != events.SELECT_LISTED:
+        argv = (*argv, f"{events.SHARD_OPTION}={options.shard[0]}/{options.shard[1]}")
     if workers == 0:
         # `-n 0` rather than `-p no:xdist`: xdist distributes nothing, yet the `worker_id` and `testrun_uid`
         # fixtures still exist ("master"), and an `-n auto` in the project's addopts is overridden, not an error.

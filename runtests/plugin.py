@@ -12,11 +12,12 @@ import re
 import signal
 import threading
 from collections.abc import Generator
+from pathlib import Path
 from typing import IO, Any
 
 import pytest
 
-from runtests import events
+from runtests import durations, events
 
 DEFAULT_MARKER = "serial"
 MARKER_HELP = "run in runtests' serial phase: after every parallel test, in a fresh sequential process"
@@ -44,6 +45,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(events.MARKER_OPTION, default=DEFAULT_MARKER, help="the runtests serial marker")
     group.addoption(events.ONLY_OPTION, default=None, help="keep only the node ids listed in this file")
     group.addoption(events.TIMEOUT_OPTION, default=None, type=float, help="per-test time limit in seconds")
+    group.addoption(events.SHARD_OPTION, default=None, help="keep only shard K/N of this phase's tests")
+    group.addoption(events.DURATIONS_OPTION, default=None, help="recorded durations (default: pytest's cache)")
 
 
 def is_xdist_worker(config: pytest.Config) -> bool:
@@ -66,8 +69,6 @@ def plain_nodeid(nodeid: str) -> str:
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     select = config.getoption(events.SELECT_OPTION)
-    if select == events.SELECT_ALL:
-        return
     if select == events.SELECT_LISTED:
         with open(config.getoption(events.ONLY_OPTION), encoding="utf-8") as listing:
             listed = set(listing.read().splitlines())
@@ -75,6 +76,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if len(kept) < len(items):
             config.hook.pytest_deselected(items=[item for item in items if plain_nodeid(item.nodeid) not in listed])
             items[:] = kept
+        return
+    shard = config.getoption(events.SHARD_OPTION)
+    if select == events.SELECT_ALL:
+        if shard:
+            keep_shard(config, items, shard)
         return
     marker = config.getoption(events.MARKER_OPTION)
     keep_marked = select == events.SELECT_MARKED
@@ -86,12 +92,41 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=held_back)
         items[:] = kept
     ids = [plain_nodeid(item.nodeid) for item in held_back]
+    if shard:
+        keep_shard(config, items, shard)
+        index, total = durations.parse_shard(shard)
+        ids = durations.split_shards(ids, recorded_durations(config), total)[index - 1]
     if is_xdist_worker(config):
         config.workeroutput[HELD_BACK_KEY] = ids  # type: ignore[attr-defined]
     else:
         writer = config.pluginmanager.get_plugin("runtests-event-writer")
         if writer is not None:
             writer.emit({"e": "held_back", "ids": ids})
+
+
+def recorded_durations(config: pytest.Config) -> dict[str, float]:
+    """The durations runtests recorded: the file it names, else pytest's cache. Read once per process."""
+    cached: dict[str, float] | None = getattr(config, "_runtests_durations", None)
+    if cached is None:
+        path = config.getoption(events.DURATIONS_OPTION)
+        if path:
+            cached = durations.load_durations(Path(path))
+        else:
+            stored = config.cache.get(durations.CACHE_KEY, {}) if hasattr(config, "cache") else {}
+            cached = durations.parse_durations(stored)
+        config._runtests_durations = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def keep_shard(config: pytest.Config, items: list[pytest.Item], shard: str) -> None:
+    """Deselect all but this shard's tests; every process computes the same split from the same durations."""
+    index, total = durations.parse_shard(shard)
+    ids = [plain_nodeid(item.nodeid) for item in items]
+    mine = set(durations.split_shards(ids, recorded_durations(config), total)[index - 1])
+    others = [item for item in items if plain_nodeid(item.nodeid) not in mine]
+    if others:
+        config.hook.pytest_deselected(items=others)
+        items[:] = [item for item in items if plain_nodeid(item.nodeid) in mine]
 
 
 def group_of(item: pytest.Item) -> str | None:
@@ -177,6 +212,8 @@ class EventWriter:
                 "workers": workers,
                 "dist": dist,
                 "pid": os.getpid(),
+                "cache_dir": str(getattr(getattr(self.config, "cache", None), "_cachedir", "")) or None,
+                "rootdir": str(self.config.rootpath),
                 "pytest": pytest.__version__,
             }
         )
@@ -237,6 +274,9 @@ class EventWriter:
             entry["longrepr"] = describe_longrepr(report)
             if report.failed:
                 entry["sections"] = [list(section) for section in report.sections]
+                crash = getattr(report.longrepr, "reprcrash", None)
+                if crash is not None:
+                    entry["crash"] = [str(crash.path), crash.lineno]
         if hasattr(report, "wasxfail"):
             entry["reason"] = report.wasxfail
         if getattr(report, "runtests_timeout", False):

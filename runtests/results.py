@@ -72,6 +72,8 @@ class TestResult:
     subtests: list[SubtestResult] = dataclasses.field(default_factory=list)
     crashed: bool = False
     group: str | None = None  # its xdist_group
+    crash_path: str | None = None  # where the failure was raised, when pytest knows
+    crash_line: int | None = None
     retry: RetryResult | None = None
     suspects: list[str] = dataclasses.field(default_factory=list)
 
@@ -143,6 +145,8 @@ def make_test_result(event: dict[str, Any], phase: str) -> TestResult:
     if decisive is not None:
         if outcome in FAILING:
             result.longrepr = decisive.get("longrepr")
+            if decisive.get("crash"):
+                result.crash_path, result.crash_line = decisive["crash"]
             result.sections = [tuple(s) for s in decisive.get("sections") or ()]
         else:
             result.reason = decisive.get("reason") or decisive.get("longrepr")
@@ -212,6 +216,8 @@ class PhaseResult:
     interrupted: bool = False
     timed_out: bool = False
     began: bool = False  # pytest started its session (the plugin's start event)
+    cache_dir: str | None = None
+    rootdir: str | None = None
     ended: bool = False  # pytest reached the end of its session (the plugin's finish event)
     skipped_because: str | None = None
 
@@ -252,6 +258,8 @@ class PhaseRecorder:
             self.running[event["nodeid"]] = event
         elif kind == "start":
             result.began = True
+            result.cache_dir = event.get("cache_dir")
+            result.rootdir = event.get("rootdir")
             result.workers = int(event.get("workers") or 0)
             result.dist = event.get("dist") if result.workers else None
         elif kind == "collected":
@@ -314,6 +322,7 @@ class RunSummary:
     broken_guarantees: list[str] = dataclasses.field(default_factory=list)
     strict_guarantees: bool = False
     serial_marker: str = "serial"
+    shard: tuple[int, int] | None = None
 
     @property
     def tests(self) -> list[TestResult]:

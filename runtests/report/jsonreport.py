@@ -17,15 +17,15 @@ from runtests.results import PhaseResult, RunSummary, TestResult
 SCHEMA_VERSION = 1
 
 
-def check_writable(path: Path) -> None:
-    """Fail before the run, not after it, when the report cannot be written."""
+def check_writable(path: Path, flag: str = "--json-report") -> None:
+    """Fail before the run, not after it, when a report cannot be written."""
     parent = path.parent
     if path.is_dir():
-        raise UsageError(f"--json-report {path}: is a directory; give a file path")
+        raise UsageError(f"{flag} {path}: is a directory; give a file path")
     if not parent.is_dir():
-        raise UsageError(f"--json-report {path}: directory {parent} does not exist; create it first")
+        raise UsageError(f"{flag} {path}: directory {parent} does not exist; create it first")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"--json-report {path}: directory {parent} is not writable")
+        raise UsageError(f"{flag} {path}: directory {parent} is not writable")
 
 
 def describe_test(test: TestResult) -> dict[str, Any]:
@@ -62,6 +62,9 @@ def describe_phase(phase: PhaseResult) -> dict[str, Any]:
         "skipped_because": phase.skipped_because,
         "exit_code": phase.exit_code,
         "interrupted": phase.interrupted,
+        "began": phase.began,
+        "ended": phase.ended,
+        "internal_errors": list(phase.internal_errors),
         "timed_out": phase.timed_out,
         "workers": phase.workers,
         "dist": phase.dist,
@@ -104,6 +107,7 @@ def make_report(
         "min_pass_rate": summary.min_pass_rate,
         "started_at": started_at,
         "duration_s": round(duration_s, 6),
+        "shard": None if summary.shard is None else {"index": summary.shard[0], "total": summary.shard[1]},
         "totals": summary.counts(),
         "subtests": summary.subtest_counts(),
         "options": {

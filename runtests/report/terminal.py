@@ -141,6 +141,11 @@ class TerminalReporter:
     def phase_skipped(self, name: str, reason: str) -> None:
         self.print(f"{name} phase: skipped, {escape(reason)}")
 
+    def show_annotations(self, lines: list[str]) -> None:
+        """CI workflow commands go out exactly as written: no markup, no wrapping."""
+        for line in lines:
+            self.console.out(line, highlight=False)
+
     # --- after the run --------------------------------------------------------------------------------
     def show_summary(self, summary: RunSummary, pollution: Pollution | None, duration_s: float) -> None:
         self.show_failures(summary)

@@ -1,0 +1,126 @@
+"""Recorded test durations and duration-balanced shards. Standard library only: the plugin imports it too.
+
+The store is a JSON object mapping node ids to seconds, the format of pytest-split's `.test_durations`, so a
+file can be committed and shared. By default it lives in pytest's cache (`<cache_dir>/v/runtests/durations`).
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+CACHE_KEY = "runtests/durations"
+MAX_ENTRIES = 100_000  # a bound on the store: the oldest-seen tests go first
+SMOOTHING = 0.5  # weight of the newest measurement: one slow run does not swing the balance
+SHARD_PATTERN = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*\Z")
+
+# CI systems that run one job per shard: (index variable, total variable, index of the first shard).
+CI_SHARD_VARIABLES = (
+    ("CI_NODE_INDEX", "CI_NODE_TOTAL", 1),  # GitLab `parallel:`
+    ("CIRCLE_NODE_INDEX", "CIRCLE_NODE_TOTAL", 0),  # CircleCI `parallelism:`
+    ("BUILDKITE_PARALLEL_JOB", "BUILDKITE_PARALLEL_JOB_COUNT", 0),  # Buildkite `parallelism:`
+)
+
+
+def cache_path(cache_dir: str | Path) -> Path:
+    return Path(cache_dir) / "v" / CACHE_KEY
+
+
+def load_durations(path: Path | None) -> dict[str, float]:
+    """The recorded durations; nothing (never an error) when the file is missing or unreadable."""
+    if path is None:
+        return {}
+    try:
+        return parse_durations(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return {}
+
+
+def parse_durations(data: object) -> dict[str, float]:
+    """Keep the well-formed entries of a decoded store."""
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): float(v) for k, v in data.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
+def merge_durations(
+    old: Mapping[str, float], new: Mapping[str, float], max_entries: int = MAX_ENTRIES
+) -> dict[str, float]:
+    """Smooth the new measurements into the old; the tests of this run are kept, the longest-unseen dropped."""
+    merged = {nodeid: seconds for nodeid, seconds in old.items() if nodeid not in new}
+    for nodeid, seconds in new.items():
+        previous = old.get(nodeid)
+        merged[nodeid] = seconds if previous is None else SMOOTHING * seconds + (1 - SMOOTHING) * previous
+    excess = len(merged) - max_entries
+    if excess > 0:
+        for nodeid in list(merged)[:excess]:
+            del merged[nodeid]
+    return merged
+
+
+def save_durations(path: Path, durations: Mapping[str, float]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=".durations.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            json.dump({k: round(v, 6) for k, v in durations.items()}, stream, indent=0, sort_keys=True)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def estimate(ids: Iterable[str], durations: Mapping[str, float]) -> dict[str, float]:
+    """Each test's expected seconds; a test without a record counts as the mean of the recorded ones."""
+    ids = list(ids)
+    known = [durations[nodeid] for nodeid in ids if nodeid in durations]
+    default = sum(known) / len(known) if known else 1.0
+    return {nodeid: durations.get(nodeid, default) for nodeid in ids}
+
+
+def split_shards(ids: Iterable[str], durations: Mapping[str, float], total: int) -> list[list[str]]:
+    """Greedy longest-first: each test, longest first, goes to the shard with the least time so far.
+
+    Deterministic for the same ids and durations (ties break on node id and shard number), so every xdist
+    worker and every CI job computes the same split. Tests without a record spread evenly.
+    """
+    expected = estimate(ids, durations)
+    shards: list[list[str]] = [[] for _ in range(total)]
+    loads = [(0.0, index) for index in range(total)]
+    for nodeid in sorted(expected, key=lambda n: (-expected[n], n)):
+        load, index = heapq.heappop(loads)
+        shards[index].append(nodeid)
+        heapq.heappush(loads, (load + expected[nodeid], index))
+    return shards
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`K/N`, 1-based, to (K, N); ValueError when it is not a shard of a whole."""
+    match = SHARD_PATTERN.match(text)
+    if not match:
+        raise ValueError(text)
+    index, total = int(match.group(1)), int(match.group(2))
+    if total < 1 or not 1 <= index <= total:
+        raise ValueError(text)
+    return index, total
+
+
+def detect_shard(environ: Mapping[str, str]) -> tuple[int, int] | None:
+    """The shard a CI job is, from GitLab's, CircleCI's or Buildkite's variables; None outside them."""
+    for index_name, total_name, first in CI_SHARD_VARIABLES:
+        if index_name in environ and total_name in environ:
+            try:
+                index, total = int(environ[index_name]) - first + 1, int(environ[total_name])
+            except ValueError:
+                raise ValueError(
+                    f"{index_name}={environ[index_name]!r}, {total_name}={environ[total_name]!r}"
+                ) from None
+            if total < 1 or not 1 <= index <= total:
+                raise ValueError(f"{index_name}={environ[index_name]}, {total_name}={environ[total_name]}")
+            return (index, total) if total > 1 else None
+    return None

@@ -1,0 +1,83 @@
+"""GitHub Actions: an error annotation per failure, and a markdown summary for the job page."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from runtests.report.junit import first_line
+from runtests.results import COUNT_KEYS, RunSummary, TestResult, format_pass_rate
+
+SUMMARY_FAILURES_MAX = 50
+ANNOTATIONS_MAX = 50  # GitHub shows at most 10 per step and 50 per job
+
+
+def escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def relative_file(path: Path, workspace: Path) -> str:
+    try:
+        return path.resolve().relative_to(workspace.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def annotation(test: TestResult, rootdir: Path, workspace: Path) -> str:
+    """`::error file=...,line=...,title=...::message`, pointing at the failing line when pytest knows it."""
+    properties = []
+    if test.crash_path and test.crash_line:
+        properties += [f"file={escape_property(relative_file(Path(test.crash_path), workspace))}",
+                       f"line={test.crash_line}"]  # fmt: skip
+    elif test.location:
+        properties.append(f"file={escape_property(relative_file(rootdir / test.location[0], workspace))}")
+        if test.location[1] is not None:
+            properties.append(f"line={test.location[1] + 1}")
+    properties.append(f"title={escape_property(f'{test.outcome.value.upper()} {test.nodeid}')}")
+    message = first_line(test.longrepr) or test.outcome.value
+    return f"::error {','.join(properties)}::{escape_data(message)}"
+
+
+def make_annotations(summary: RunSummary, rootdir: Path, environ: Mapping[str, str]) -> list[str]:
+    workspace = Path(environ.get("GITHUB_WORKSPACE") or os.getcwd())
+    failing = [test for test in summary.tests if test.is_failing]
+    return [annotation(test, rootdir, workspace) for test in failing[:ANNOTATIONS_MAX]]
+
+
+def markdown_summary(summary: RunSummary, duration_s: float) -> str:
+    totals = summary.counts()
+    keys = [key for key in COUNT_KEYS if totals[key] or key in ("passed", "failed")]
+    lines = [
+        "## runtests",
+        "",
+        f"**Pass rate: {format_pass_rate(totals)}** in {duration_s:.1f}s",
+        "",
+        "| phase | workers | " + " | ".join(keys) + " | time |",
+        "|---|---|" + "---:|" * len(keys) + "---:|",
+    ]
+    for phase in summary.phases:
+        if phase.ran:
+            counts = phase.counts()
+            workers = f"{phase.workers} ({phase.dist})" if phase.workers else "1"
+            cells = " | ".join(str(counts[key]) for key in keys)
+            lines.append(f"| {phase.name} | {workers} | {cells} | {phase.duration_s:.1f}s |")
+    lines.append(f"| **total** | | {' | '.join(f'**{totals[key]}**' for key in keys)} | {duration_s:.1f}s |")
+    failing = [test for test in summary.tests if test.is_failing]
+    if failing:
+        lines += ["", "### Failures", ""]
+        for test in failing[:SUMMARY_FAILURES_MAX]:
+            message = first_line(test.longrepr).replace("`", "'")
+            lines.append(f"- **{test.outcome.value}** `{test.nodeid}` ({test.phase}): {message}")
+        if len(failing) > SUMMARY_FAILURES_MAX:
+            lines.append(f"- ... and {len(failing) - SUMMARY_FAILURES_MAX} more")
+    return "\n".join(lines) + "\n"
+
+
+def append_step_summary(path: Path, summary: RunSummary, duration_s: float) -> None:
+    with path.open("a", encoding="utf-8") as stream:
+        stream.write(markdown_summary(summary, duration_s))

@@ -1,0 +1,97 @@
+"""One JUnit XML file for the whole run: a <testsuite> per phase, as Jenkins, GitLab and GitHub reporters read it."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import tempfile
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+from pathlib import Path
+
+from runtests.results import COUNT_KEYS, Outcome, PhaseResult, RunSummary, TestResult
+
+# Characters XML 1.0 cannot hold at all; pytest's own junitxml replaces them the same way.
+ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def clean(text: str | None) -> str:
+    return ILLEGAL_XML.sub(lambda m: f"#x{ord(m.group()):02X}", text or "")
+
+
+def split_nodeid(nodeid: str) -> tuple[str, str]:
+    """(classname, name) as pytest's junitxml names them: `tests/test_a.py::TestX::test_y` -> `tests.test_a.TestX`."""
+    parts = nodeid.split("::")
+    module = parts[0].removesuffix(".py").replace("/", ".").replace("\\", ".")
+    return ".".join([module, *parts[1:-1]]), parts[-1] if len(parts) > 1 else parts[0]
+
+
+def first_line(text: str | None) -> str:
+    lines = [line for line in (text or "").splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("E ")]
+    return (errors[0][1:].strip() if errors else lines[-1].strip() if lines else "")[:500]
+
+
+def make_testcase(test: TestResult) -> ET.Element:
+    classname, name = split_nodeid(test.nodeid)
+    case = ET.Element("testcase", classname=clean(classname), name=clean(name), time=f"{test.duration_s:.3f}")
+    if test.location:
+        case.set("file", clean(test.location[0]))
+        if test.location[1] is not None:
+            case.set("line", str(test.location[1] + 1))
+    outcome = test.outcome
+    if outcome in (Outcome.FAILED, Outcome.TIMEOUT):
+        child = ET.SubElement(case, "failure", message=clean(first_line(test.longrepr)), type=outcome.value)
+        child.text = clean(test.longrepr)
+    elif outcome in (Outcome.ERROR, Outcome.NOT_RUN):
+        child = ET.SubElement(case, "error", message=clean(first_line(test.longrepr)), type=outcome.value)
+        child.text = clean(test.longrepr)
+    elif outcome in (Outcome.SKIPPED, Outcome.XFAILED):
+        prefix = "xfail: " if outcome is Outcome.XFAILED else ""
+        ET.SubElement(case, "skipped", message=clean(prefix + (test.reason or "")), type=outcome.value)
+    output = "\n".join(f"--- {header} ---\n{content}" for header, content in test.sections)
+    if output:
+        ET.SubElement(case, "system-out").text = clean(output)
+    return case
+
+
+def set_counts(element: ET.Element, counts: dict[str, int], duration_s: float) -> None:
+    element.set("tests", str(sum(counts[key] for key in COUNT_KEYS)))
+    element.set("failures", str(counts["failed"] + counts["timeout"]))
+    element.set("errors", str(counts["errors"] + counts["not_run"]))
+    element.set("skipped", str(counts["skipped"] + counts["xfailed"]))
+    element.set("time", f"{duration_s:.3f}")
+
+
+def make_suite(phase: PhaseResult, label: str) -> ET.Element:
+    suite = ET.Element("testsuite", name=label)
+    set_counts(suite, phase.counts(), phase.duration_s)
+    if phase.started_at is not None:
+        suite.set("timestamp", datetime.fromtimestamp(phase.started_at, UTC).isoformat(timespec="seconds"))
+    suite.set("hostname", socket.gethostname())
+    for test in phase.tests:
+        suite.append(make_testcase(test))
+    return suite
+
+
+def make_junit(summary: RunSummary, duration_s: float, suffix: str = "") -> ET.ElementTree[ET.Element]:
+    root = ET.Element("testsuites", name="runtests")
+    set_counts(root, summary.counts(), duration_s)
+    for phase in summary.phases:
+        if phase.ran:
+            root.append(make_suite(phase, f"{phase.name}{suffix}"))
+    ET.indent(root)
+    return ET.ElementTree(root)
+
+
+def write_junit(path: Path, summary: RunSummary, duration_s: float, suffix: str = "") -> None:
+    """Write atomically, like the JSON report."""
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            make_junit(summary, duration_s, suffix).write(stream, encoding="utf-8", xml_declaration=True)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
