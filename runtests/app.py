@@ -17,13 +17,11 @@ from runtests.diagnose import apply_retries, check_guarantees, find_suspects
 from runtests.errors import GitUnavailableError, UsageError
 from runtests.plan import PARALLEL, Phase, Plan, make_plan, make_retry_phase
 from runtests.report import github
-from runtests.report.jsonreport import check_writable, make_report, write_report
+from runtests.report.jsonreport import check_writable, describe_context, make_report, write_report
 from runtests.report.junit import write_junit
 from runtests.report.terminal import TerminalReporter
 from runtests.results import Outcome, PhaseRecorder, PhaseResult, RunSummary
 from runtests.runner import Limits, run_phase
-
-UNTIMED = frozenset({Outcome.SKIPPED, Outcome.NOT_RUN})  # outcomes whose duration says nothing of the test
 
 
 def inspect_worktree(options: Options, staged_expected: bool) -> tuple[gitcheck.WorktreeState | None, str | None]:
@@ -184,16 +182,19 @@ def diagnose(summary: RunSummary, worktree: WorktreeWatch) -> None:
 
 
 def record_durations(options: Options, summary: RunSummary) -> None:
-    """Keep this run's test durations for sharding and ordering; a failure to write is a note, not an error."""
-    measured = {t.nodeid: t.duration_s for t in summary.tests if t.outcome not in UNTIMED and t.duration_s > 0}
+    """Keep this run's test durations for sharding and ordering; a failure to write is a note, not an error.
+
+    A shard never writes: its sibling shards must split the suite from the same durations (`runtests combine
+    --durations-file` records a sharded run's durations once all shards are in).
+    """
+    if options.shard is not None:
+        return
     cache_dir = next((phase.cache_dir for phase in summary.phases if phase.cache_dir), None)
     path = options.durations_file or (durations.cache_path(cache_dir) if cache_dir else None)
-    if not measured or path is None:
-        return
-    try:
-        durations.save_durations(path, durations.merge_durations(durations.load_durations(path), measured))
-    except OSError as exc:
-        summary.notes.append(f"could not record test durations in {path}: {exc}")
+    if path is not None:
+        note = durations.record(path, summary.tests)
+        if note:
+            summary.notes.append(note)
 
 
 def write_outputs(
@@ -215,9 +216,8 @@ def write_outputs(
         )
     record_durations(options, summary)
     if options.json_report is not None:
-        report = make_report(
-            summary, options, worktree.before, worktree.latest, pollution, git_problem, started_at, duration_s
-        )
+        report = make_report(summary, started_at, duration_s)
+        report |= describe_context(options, worktree.before, worktree.latest, pollution, git_problem)
         write_report(options.json_report, report)
     if options.junitxml is not None:
         write_junit(options.junitxml, summary, duration_s)

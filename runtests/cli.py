@@ -119,12 +119,45 @@ def command(directory: str, pytest_args: tuple[str, ...], **given: Any) -> int:
     return run(options, console, environ, wants_live_view(options, environ))
 
 
+@click.command(
+    name="combine",
+    help="Merge the JSON reports of the shards of one run (runtests --shard K/N --json-report ...) into one "
+    "report, pass rate and exit code. Refuses duplicated tests, shards from different sets and missing shards.",
+    epilog=EPILOG,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json-report", type=click.Path(path_type=Path), help="write the combined JSON report here.")
+@click.option("--junitxml", type=click.Path(path_type=Path), help="write one JUnit XML file for all shards.")
+@click.option("--min-pass-rate", type=click.FloatRange(0, 100), help="[default: the strictest of the reports]")
+@click.option(
+    "--durations-file",
+    type=click.Path(path_type=Path),
+    help="merge the shards' measured test durations into this file, for the next split.",
+)
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto")
+def combine_command(
+    reports: tuple[Path, ...],
+    json_report: Path | None,
+    junitxml: Path | None,
+    min_pass_rate: float | None,
+    durations_file: Path | None,
+    color: str,
+) -> int:
+    from runtests.combine import run_combine
+
+    console = make_console(color, os.environ)
+    return run_combine(list(reports), json_report, junitxml, min_pass_rate, durations_file, console)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: runs the command and turns every expected failure into a message and an exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    # `combine` is the one subcommand; everything else is a run, whose free arguments belong to pytest.
+    chosen, args = (combine_command, args[1:]) if args[:1] == ["combine"] else (command, args)
+    prog = "runtests combine" if chosen is combine_command else "runtests"
     try:
-        return int(
-            command.main(args=list(argv) if argv is not None else None, prog_name="runtests", standalone_mode=False)
-        )
+        return int(chosen.main(args=args, prog_name=prog, standalone_mode=False))
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:  # one line, like every other runtests error, and exit 4

@@ -13,10 +13,12 @@ import re
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 CACHE_KEY = "runtests/durations"
 MAX_ENTRIES = 100_000  # a bound on the store: the oldest-seen tests go first
 SMOOTHING = 0.5  # weight of the newest measurement: one slow run does not swing the balance
+UNTIMED = ("skipped", "not_run")  # outcomes whose duration says nothing of the test
 SHARD_PATTERN = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*\Z")
 
 # CI systems that run one job per shard: (index variable, total variable, index of the first shard).
@@ -123,4 +125,20 @@ def detect_shard(environ: Mapping[str, str]) -> tuple[int, int] | None:
             if total < 1 or not 1 <= index <= total:
                 raise ValueError(f"{index_name}={environ[index_name]}, {total_name}={environ[total_name]}")
             return (index, total) if total > 1 else None
+    return None
+
+
+def record(path: Path, tests: Iterable[Any]) -> str | None:
+    """Merge the measured durations of tests that ran into the store; a note when it cannot be written."""
+    measured = {
+        test.nodeid: test.duration_s
+        for test in tests
+        if test.outcome.value not in UNTIMED and test.duration_s > 0 and test.phase != "retry"
+    }
+    if not measured:
+        return None
+    try:
+        save_durations(path, merge_durations(load_durations(path), measured))
+    except OSError as exc:
+        return f"could not record test durations in {path}: {exc.strerror or exc}"
     return None

@@ -220,6 +220,11 @@ class PhaseResult:
     rootdir: str | None = None
     ended: bool = False  # pytest reached the end of its session (the plugin's finish event)
     skipped_because: str | None = None
+    shard: tuple[int, int] | None = None  # set when shard reports are combined
+
+    @property
+    def label(self) -> str:
+        return self.name if self.shard is None else f"{self.name} {self.shard[0]}/{self.shard[1]}"
 
     @property
     def ran(self) -> bool:

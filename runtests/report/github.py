@@ -65,7 +65,7 @@ def markdown_summary(summary: RunSummary, duration_s: float) -> str:
             counts = phase.counts()
             workers = f"{phase.workers} ({phase.dist})" if phase.workers else "1"
             cells = " | ".join(str(counts[key]) for key in keys)
-            lines.append(f"| {phase.name} | {workers} | {cells} | {phase.duration_s:.1f}s |")
+            lines.append(f"| {phase.label} | {workers} | {cells} | {phase.duration_s:.1f}s |")
     lines.append(f"| **total** | | {' | '.join(f'**{totals[key]}**' for key in keys)} | {duration_s:.1f}s |")
     failing = [test for test in summary.tests if test.is_failing]
     if failing:

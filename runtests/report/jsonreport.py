@@ -12,7 +12,15 @@ from runtests import __version__
 from runtests.config import Options
 from runtests.errors import UsageError
 from runtests.gitcheck import Pollution, WorktreeState
-from runtests.results import PhaseResult, RunSummary, TestResult
+from runtests.results import (
+    CollectError,
+    Outcome,
+    PhaseResult,
+    RetryResult,
+    RunSummary,
+    SubtestResult,
+    TestResult,
+)
 
 SCHEMA_VERSION = 1
 
@@ -38,6 +46,8 @@ def describe_test(test: TestResult) -> dict[str, Any]:
         "start": test.start,
         "stop": test.stop,
     }
+    if test.location is not None:
+        data["location"] = list(test.location)
     if test.longrepr is not None:
         data["longrepr"] = test.longrepr
     if test.reason is not None:
@@ -58,6 +68,7 @@ def describe_test(test: TestResult) -> dict[str, Any]:
 def describe_phase(phase: PhaseResult) -> dict[str, Any]:
     return {
         "name": phase.name,
+        "shard": None if phase.shard is None else list(phase.shard),
         "ran": phase.ran,
         "skipped_because": phase.skipped_because,
         "exit_code": phase.exit_code,
@@ -75,6 +86,72 @@ def describe_phase(phase: PhaseResult) -> dict[str, Any]:
     }
 
 
+def read_test(data: dict[str, Any]) -> TestResult:
+    """The inverse of describe_test, for `runtests combine`."""
+    retry = data.get("retry")
+    location = data.get("location")
+    return TestResult(
+        nodeid=data["nodeid"],
+        phase=data["phase"],
+        outcome=Outcome(data["outcome"]),
+        duration_s=float(data.get("duration_s") or 0.0),
+        worker=data.get("worker"),
+        start=data.get("start"),
+        stop=data.get("stop"),
+        location=(location[0], location[1], location[2]) if location else None,
+        longrepr=data.get("longrepr"),
+        reason=data.get("reason"),
+        subtests=[SubtestResult(s["outcome"], s.get("description", "")) for s in data.get("subtests", ())],
+        crashed=bool(data.get("crashed")),
+        group=data.get("xdist_group"),
+        retry=None if retry is None else RetryResult(Outcome(retry["outcome"])),
+        suspects=list(data.get("suspects", ())),
+    )
+
+
+def read_summary(data: dict[str, Any]) -> RunSummary:
+    """A RunSummary back from a JSON report: enough to count, rate and choose the exit code again."""
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise ValueError(f"schema_version {data.get('schema_version')!r}, expected {SCHEMA_VERSION}")
+    tests: dict[str, list[TestResult]] = {}
+    for test in data["tests"]:
+        tests.setdefault(test["phase"], []).append(read_test(test))
+    shard = data.get("shard")
+    phases = []
+    for phase in data["phases"]:
+        result = PhaseResult(
+            phase["name"],
+            workers=phase.get("workers") or 0,
+            dist=phase.get("dist"),
+            exit_code=phase.get("exit_code"),
+            duration_s=float(phase.get("duration_s") or 0.0),
+            started_at=phase.get("started_at"),
+            tests=tests.pop(phase["name"], []) if phase.get("ran") else [],
+            internal_errors=list(phase.get("internal_errors", ())),
+            interrupted=bool(phase.get("interrupted")),
+            timed_out=bool(phase.get("timed_out")),
+            began=bool(phase.get("began")),
+            ended=bool(phase.get("ended")),
+            skipped_because=phase.get("skipped_because"),
+            shard=None if shard is None else (shard["index"], shard["total"]),
+        )
+        result.collect_errors = [
+            CollectError(e["nodeid"], e.get("longrepr") or "", e["phase"])
+            for e in data.get("collect_errors", ())
+            if e.get("phase") == phase["name"]
+        ]
+        phases.append(result)
+    if tests:
+        raise ValueError(f"tests of phases the report does not list: {', '.join(sorted(tests))}")
+    return RunSummary(
+        phases=phases,
+        min_pass_rate=float(data.get("min_pass_rate", 100.0)),
+        accept_parallel_only=bool((data.get("retries") or {}).get("accepted")),
+        broken_guarantees=list(data.get("broken_guarantees", ())),
+        shard=None if shard is None else (shard["index"], shard["total"]),
+    )
+
+
 def describe_worktree(state: WorktreeState | None) -> dict[str, Any] | None:
     if state is None:
         return None
@@ -88,17 +165,10 @@ def describe_worktree(state: WorktreeState | None) -> dict[str, Any] | None:
     }
 
 
-def make_report(
-    summary: RunSummary,
-    options: Options,
-    before: WorktreeState | None,
-    after: WorktreeState | None,
-    pollution: Pollution | None,
-    git_problem: str | None,
-    started_at: float,
-    duration_s: float,
-) -> dict[str, Any]:
+def make_report(summary: RunSummary, started_at: float, duration_s: float) -> dict[str, Any]:
+    """The report's results: everything but the run's options and git state (see describe_context)."""
     rate = summary.pass_rate()
+    retried = summary.retried()
     return {
         "schema_version": SCHEMA_VERSION,
         "runtests_version": __version__,
@@ -110,6 +180,34 @@ def make_report(
         "shard": None if summary.shard is None else {"index": summary.shard[0], "total": summary.shard[1]},
         "totals": summary.counts(),
         "subtests": summary.subtest_counts(),
+        "phases": [describe_phase(phase) for phase in summary.phases],
+        "collect_errors": [
+            {"nodeid": e.nodeid, "phase": e.phase, "longrepr": e.longrepr} for e in summary.collect_errors()
+        ],
+        "tests": [describe_test(test) for test in summary.tests],
+        "retries": None
+        if summary.retry is None
+        else {
+            "phase": describe_phase(summary.retry),
+            "retried": len(retried),
+            "parallel_only": sum(test.is_parallel_only for test in retried),
+            "fails_alone": sum(not test.is_parallel_only for test in retried),
+            "accepted": summary.accept_parallel_only,
+        },
+        "broken_guarantees": list(summary.broken_guarantees),
+        "notes": list(summary.notes),
+    }
+
+
+def describe_context(
+    options: Options,
+    before: WorktreeState | None,
+    after: WorktreeState | None,
+    pollution: Pollution | None,
+    git_problem: str | None,
+) -> dict[str, Any]:
+    """The report's `options` and `git` keys."""
+    return {
         "options": {
             "cwd": str(options.cwd),
             "pytest_args": list(options.pytest_args),
@@ -119,11 +217,6 @@ def make_report(
             "phase": options.phase,
             "git_check": options.git_check,
         },
-        "phases": [describe_phase(phase) for phase in summary.phases],
-        "collect_errors": [
-            {"nodeid": e.nodeid, "phase": e.phase, "longrepr": e.longrepr} for e in summary.collect_errors()
-        ],
-        "tests": [describe_test(test) for test in summary.tests],
         "git": {
             "policy": options.git_check,
             "problem": git_problem,
@@ -138,17 +231,6 @@ def make_report(
                 "phases": {path: list(names) for path, names in pollution.phases_of.items()},
             },
         },
-        "retries": None
-        if summary.retry is None
-        else {
-            "phase": describe_phase(summary.retry),
-            "retried": len(summary.retried()),
-            "parallel_only": sum(test.is_parallel_only for test in summary.retried()),
-            "fails_alone": sum(not test.is_parallel_only for test in summary.retried()),
-            "accepted": summary.accept_parallel_only,
-        },
-        "broken_guarantees": list(summary.broken_guarantees),
-        "notes": list(summary.notes),
     }
 
 

@@ -75,22 +75,22 @@ def make_suite(phase: PhaseResult, label: str) -> ET.Element:
     return suite
 
 
-def make_junit(summary: RunSummary, duration_s: float, suffix: str = "") -> ET.ElementTree[ET.Element]:
+def make_junit(summary: RunSummary, duration_s: float) -> ET.ElementTree[ET.Element]:
     root = ET.Element("testsuites", name="runtests")
     set_counts(root, summary.counts(), duration_s)
     for phase in summary.phases:
         if phase.ran:
-            root.append(make_suite(phase, f"{phase.name}{suffix}"))
+            root.append(make_suite(phase, phase.label))
     ET.indent(root)
     return ET.ElementTree(root)
 
 
-def write_junit(path: Path, summary: RunSummary, duration_s: float, suffix: str = "") -> None:
+def write_junit(path: Path, summary: RunSummary, duration_s: float) -> None:
     """Write atomically, like the JSON report."""
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as stream:
-            make_junit(summary, duration_s, suffix).write(stream, encoding="utf-8", xml_declaration=True)
+            make_junit(summary, duration_s).write(stream, encoding="utf-8", xml_declaration=True)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -255,7 +255,7 @@ class TerminalReporter:
                 continue
             counts = phase.counts()
             workers = f"{phase.workers} ({phase.dist})" if phase.workers else "1"
-            table.add_row(phase.name, workers, *(str(counts[k]) for k in keys), f"{phase.duration_s:.2f}s")
+            table.add_row(phase.label, workers, *(str(counts[k]) for k in keys), f"{phase.duration_s:.2f}s")
         table.add_row(
             "total",
             "",
