@@ -70,7 +70,8 @@ def save_durations(path: Path, durations: Mapping[str, float]) -> None:
     fd, temporary = tempfile.mkstemp(prefix=".durations.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            json.dump({k: round(v, 6) for k, v in durations.items()}, stream, indent=0, sort_keys=True)
+            # Insertion order is recency order (merge_durations drops from the front): never sort the keys.
+            json.dump({k: round(v, 6) for k, v in durations.items()}, stream, indent=0)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
