@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-
-from rich.console import Console
+from typing import TYPE_CHECKING
 
 from runtests import durations, gitcheck
 from runtests.config import Options
 from runtests.diagnose import apply_retries, check_guarantees, find_suspects
 from runtests.errors import GitUnavailableError, UsageError
 from runtests.plan import PARALLEL, Phase, Plan, make_plan, make_retry_phase
-from runtests.report import github
 from runtests.report.jsonreport import check_writable, describe_context, make_report, write_report
-from runtests.report.junit import write_junit
-from runtests.report.terminal import TerminalReporter
 from runtests.results import Outcome, PhaseRecorder, PhaseResult, RunSummary
-from runtests.runner import Limits, run_phase
+from runtests.runner import Limits, PhaseProcess
+
+if TYPE_CHECKING:
+    from runtests.report.terminal import TerminalReporter
 
 
 def inspect_worktree(options: Options, staged_expected: bool) -> tuple[gitcheck.WorktreeState | None, str | None]:
@@ -85,14 +85,50 @@ class WorktreeWatch:
         return dataclasses.replace(found, phases_of={path: self.phases_of.get(path, []) for path in found.paths()})
 
 
+class PhaseStarter:
+    """Starts each phase's pytest process, held at its gate; the next phase ahead of time when it will run."""
+
+    def __init__(self, options: Options, workdir: Path, environ: Mapping[str, str]) -> None:
+        self.options = options
+        self.workdir = workdir
+        self.environ = environ
+        self.waiting: dict[str, PhaseProcess] = {}
+
+    def start(self, phase: Phase, only_ids: list[str] | None = None) -> None:
+        if phase.name not in self.waiting:
+            self.waiting[phase.name] = PhaseProcess(
+                phase,
+                cwd=self.options.cwd,
+                workdir=self.workdir,
+                stream_output=self.options.stream,
+                environ=self.environ,
+                only_ids=only_ids,
+            )
+
+    def start_ahead(self, phases: Sequence[Phase], held_back: list[str]) -> None:
+        """Some tests wait for a later phase: start its process now, to wait at the gate."""
+        if held_back:
+            for phase in phases:
+                self.start(phase)
+
+    def take(self, phase: Phase, only_ids: list[str] | None = None) -> PhaseProcess:
+        self.start(phase, only_ids)
+        return self.waiting.pop(phase.name)
+
+    def cancel(self, name: str | None = None) -> None:
+        """Stop processes that will not run (one phase, or all); they exit at the gate, before any test code."""
+        for key in [name] if name is not None else list(self.waiting):
+            process = self.waiting.pop(key, None)
+            if process is not None:
+                process.cancel()
+
+
 def execute_phase(
     phase: Phase,
-    options: Options,
+    process: PhaseProcess,
     reporter: TerminalReporter,
-    workdir: Path,
-    environ: Mapping[str, str],
     limits: Limits,
-    only_ids: list[str] | None = None,
+    on_held_back: Callable[[list[str]], None] = lambda ids: None,
 ) -> PhaseResult:
     result = PhaseResult(phase.name, workers=0, dist=phase.dist, started_at=time.time())
     recorder = PhaseRecorder(result)
@@ -103,20 +139,13 @@ def execute_phase(
             reporter.test_done(test)
         elif event.get("e") == "collected":
             reporter.phase_collected(len(result.collected or ()))
+        elif event.get("e") == "held_back":
+            on_held_back(result.held_back or [])
 
     reporter.phase_started(phase)
     began = time.monotonic()
     try:
-        run = run_phase(
-            phase,
-            cwd=options.cwd,
-            workdir=workdir,
-            on_event=on_event,
-            stream_output=options.stream,
-            environ=environ,
-            limits=limits,
-            only_ids=only_ids,
-        )
+        run = process.run(on_event, limits)
     finally:
         result.duration_s = time.monotonic() - began
     result.output_path = run.output_path
@@ -148,24 +177,27 @@ def run_phases(
     summary: RunSummary,
     worktree: WorktreeWatch,
     reporter: TerminalReporter,
-    workdir: Path,
-    environ: Mapping[str, str],
+    starter: PhaseStarter,
     limits: Limits,
 ) -> None:
-    for phase in plan.phases:
+    for index, phase in enumerate(plan.phases):
         skip = reason_to_skip(phase, summary.phases, plan)
         if skip is not None:
+            starter.cancel(phase.name)
             summary.phases.append(PhaseResult(phase.name, skipped_because=skip))
             reporter.phase_skipped(phase.name, skip)
             continue
-        result = execute_phase(phase, options, reporter, workdir, environ, limits)
+        # The parallel phase's collection tells early whether serial tests exist: start that process now.
+        start_ahead = functools.partial(starter.start_ahead, plan.phases[index + 1 :])
+        result = execute_phase(phase, starter.take(phase), reporter, limits, start_ahead)
         summary.phases.append(result)
         worktree.after_phase(phase.name)
         if result.interrupted or result.timed_out:
             return
         if phase.name == PARALLEL and options.retry_serially and retry_candidates(result):
             retry = make_retry_phase(options)
-            summary.retry = execute_phase(retry, options, reporter, workdir, environ, limits, retry_candidates(result))
+            process = starter.take(retry, retry_candidates(result))
+            summary.retry = execute_phase(retry, process, reporter, limits)
             apply_retries(result, summary.retry)
             worktree.after_phase(retry.name)
             if summary.retry.interrupted or summary.retry.timed_out:
@@ -220,8 +252,12 @@ def write_outputs(
         report |= describe_context(options, worktree.before, worktree.latest, pollution, git_problem)
         write_report(options.json_report, report)
     if options.junitxml is not None:
+        from runtests.report.junit import write_junit
+
         write_junit(options.junitxml, summary, duration_s)
     if environ.get("GITHUB_ACTIONS") == "true":
+        from runtests.report import github
+
         rootdir = next((Path(p.rootdir) for p in summary.phases if p.rootdir), options.cwd)
         reporter.show_annotations(github.make_annotations(summary, rootdir, environ))
         if environ.get("GITHUB_STEP_SUMMARY"):
@@ -229,14 +265,28 @@ def write_outputs(
     reporter.show_summary(summary, pollution, duration_s)
 
 
-def run(options: Options, console: Console, environ: Mapping[str, str], live: bool) -> int:
+def run(options: Options, environ: Mapping[str, str], live: bool) -> int:
     """One whole run; returns the exit code."""
     options = with_detected_shard(options, environ)
     plan = make_plan(options)
     for path, flag in ((options.json_report, "--json-report"), (options.junitxml, "--junitxml")):
         if path is not None:
             check_writable(path, flag)
-    reporter = TerminalReporter(console, live)
+    workdir = Path(tempfile.mkdtemp(prefix="runtests-"))
+    starter = PhaseStarter(options, workdir, environ)
+    try:
+        if plan.phases:  # pytest starts up, held at its gate, while runtests checks the work tree
+            starter.start(plan.phases[0])
+        return run_started(plan, options, environ, live, starter)
+    finally:
+        starter.cancel()
+        shutil.rmtree(workdir, ignore_errors=True)  # runtests' own event and output files only
+
+
+def run_started(plan: Plan, options: Options, environ: Mapping[str, str], live: bool, starter: PhaseStarter) -> int:
+    from runtests.report.terminal import TerminalReporter, make_console
+
+    reporter = TerminalReporter(make_console(options.color), live)
     reporter.show_notes(plan.notes)
     if options.shard is not None:
         reporter.show_notes(
@@ -257,14 +307,10 @@ def run(options: Options, console: Console, environ: Mapping[str, str], live: bo
     worktree = WorktreeWatch(options.cwd, before)
     started_at, began = time.time(), time.monotonic()
     limits = Limits(None if options.run_timeout is None else began + options.run_timeout, options.timeout)
-    workdir = Path(tempfile.mkdtemp(prefix="runtests-"))
     try:
-        run_phases(plan, options, summary, worktree, reporter, workdir, environ, limits)
+        run_phases(plan, options, summary, worktree, reporter, starter, limits)
         diagnose(summary, worktree)
     finally:
-        try:
-            duration_s = time.monotonic() - began
-            write_outputs(options, summary, worktree, git_problem, started_at, duration_s, reporter, environ)
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)  # runtests' own event and output files only
+        duration_s = time.monotonic() - began
+        write_outputs(options, summary, worktree, git_problem, started_at, duration_s, reporter, environ)
     return summary.exit_code()

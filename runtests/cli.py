@@ -23,16 +23,6 @@ Settings can also live in [tool.runtests] of pyproject.toml (same names, snake_c
 """
 
 
-def make_console(color: str, environ: Mapping[str, str]) -> Any:
-    from rich.console import Console
-
-    if color == "never":
-        return Console(no_color=True, color_system=None, highlight=False)
-    if color == "always":
-        return Console(force_terminal=True, highlight=False)
-    return Console(highlight=False)
-
-
 def wants_live_view(options: Any, environ: Mapping[str, str]) -> bool:
     """Animate only for a person at a terminal: not in CI, not with NO_COLOR, not when streaming pytest."""
     return (
@@ -113,10 +103,9 @@ def command(directory: str, pytest_args: tuple[str, ...], **given: Any) -> int:
 
     environ = os.environ
     options = make_options(Path(directory), given, pytest_args)
-    console = make_console(options.color, environ)
     from runtests.app import run
 
-    return run(options, console, environ, wants_live_view(options, environ))
+    return run(options, environ, wants_live_view(options, environ))
 
 
 @click.command(
@@ -145,8 +134,9 @@ def combine_command(
     color: str,
 ) -> int:
     from runtests.combine import run_combine
+    from runtests.report.terminal import make_console
 
-    console = make_console(color, os.environ)
+    console = make_console(color)
     return run_combine(list(reports), json_report, junitxml, min_pass_rate, durations_file, console)
 
 

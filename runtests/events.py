@@ -30,6 +30,7 @@ ONLY_OPTION = "--runtests-only"
 TIMEOUT_OPTION = "--runtests-timeout"
 SHARD_OPTION = "--runtests-shard"
 DURATIONS_OPTION = "--runtests-durations"
+GATE_OPTION = "--runtests-gate"
 
 # What the plugin keeps in a phase: tests without the marker, tests with it, or everything (`-n 0`).
 SELECT_UNMARKED = "unmarked"

@@ -47,6 +47,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(events.TIMEOUT_OPTION, default=None, type=float, help="per-test time limit in seconds")
     group.addoption(events.SHARD_OPTION, default=None, help="keep only shard K/N of this phase's tests")
     group.addoption(events.DURATIONS_OPTION, default=None, help="recorded durations (default: pytest's cache)")
+    group.addoption(events.GATE_OPTION, default=None, type=int, help="wait for a byte on this fd before conftests")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    """Wait at the gate: runtests lets the tests start once it is ready (EOF: runtests is gone, so stop)."""
+    gate = getattr(early_config.known_args_namespace, "runtests_gate", None)
+    if gate is None or "PYTEST_XDIST_WORKER" in os.environ:
+        return
+    try:
+        go = os.read(gate, 1)
+    finally:
+        os.close(gate)
+    if not go:
+        os._exit(int(pytest.ExitCode.INTERRUPTED))
 
 
 def is_xdist_worker(config: pytest.Config) -> bool:
@@ -98,6 +113,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         ids = durations.split_shards(ids, recorded_durations(config), total)[index - 1]
     if is_xdist_worker(config):
         config.workeroutput[HELD_BACK_KEY] = ids  # type: ignore[attr-defined]
+        if config.workerinput.get("workerid") == "gw0":  # type: ignore[attr-defined]
+            # Early word, while the other workers still collect: runtests can prepare the next phase now.
+            append_event(config.getoption(events.EVENTS_OPTION), {"e": "held_back", "ids": ids})
     else:
         writer = config.pluginmanager.get_plugin("runtests-event-writer")
         if writer is not None:
@@ -165,6 +183,16 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def append_event(path: str | None, event: dict[str, Any]) -> None:
+    """One line in one write() to a file opened for appending: whole, even beside the controller's writes."""
+    if path:
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(descriptor, events.encode(event).encode())
+        finally:
+            os.close(descriptor)
 
 
 def describe_longrepr(report: pytest.TestReport | pytest.CollectReport) -> str | None:

@@ -17,7 +17,7 @@ from typing import IO, Any
 from runtests import events
 from runtests.plan import Phase
 
-POLL_INTERVAL_S = 0.05
+POLL_INTERVAL_S = 0.02  # how soon a finished phase is noticed; each poll is one read of the events file
 TERMINATE_TIMEOUT_S = 10.0  # from the polite SIGINT to SIGKILL
 HUNG_TEST_GRACE_S = 5.0  # past --timeout, for a test stuck where the in-process alarm cannot interrupt it
 PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
@@ -131,6 +131,102 @@ def signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
         os.killpg(process.pid, signum)
 
 
+class PhaseProcess:
+    """One phase's pytest process, started held at a gate and released when runtests is ready.
+
+    The gate is in the plugin, before pytest loads any conftest: Python and pytest start up (a few hundred
+    milliseconds) while runtests checks the work tree or waits for the phase before, yet no test code runs
+    before its turn.
+    """
+
+    def __init__(
+        self,
+        phase: Phase,
+        *,
+        cwd: Path,
+        workdir: Path,
+        stream_output: bool,
+        environ: Mapping[str, str],
+        only_ids: list[str] | None = None,
+    ) -> None:
+        self.phase = phase
+        self.events_path = workdir / f"{phase.name}.events.jsonl"
+        self.events_path.touch()
+        self.output_path = None if stream_output else workdir / f"{phase.name}.output.txt"
+        command = make_command(phase, self.events_path)
+        if only_ids is not None:
+            listing = workdir / f"{phase.name}.only.txt"
+            listing.write_text("".join(f"{nodeid}\n" for nodeid in only_ids), encoding="utf-8")
+            command.append(f"{events.ONLY_OPTION}={listing}")
+        gate_read, self.gate = os.pipe()
+        command.append(f"{events.GATE_OPTION}={gate_read}")
+        with contextlib.ExitStack() as stack:
+            stack.callback(os.close, gate_read)
+            output = stack.enter_context(open(self.output_path, "wb")) if self.output_path else None
+            # A session of its own: Ctrl-C reaches runtests only, which stops the whole group (xdist workers too).
+            self.process = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=make_env(environ),
+                stdin=subprocess.DEVNULL if output else None,
+                stdout=output,
+                stderr=subprocess.STDOUT if output else None,
+                start_new_session=True,
+                pass_fds=(gate_read,),
+            )
+
+    def release(self) -> None:
+        if self.gate >= 0:
+            with contextlib.suppress(OSError):  # a child that already died: run() reports it
+                os.write(self.gate, b"g")
+            os.close(self.gate)
+            self.gate = -1
+
+    def cancel(self) -> None:
+        """Never run: the child sees the gate close and exits before any test code is loaded."""
+        if self.gate >= 0:
+            os.close(self.gate)
+            self.gate = -1
+        try:
+            self.process.wait(timeout=TERMINATE_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            signal_group(self.process, signal.SIGKILL)
+            self.process.wait()
+
+    def run(self, on_event: EventCallback, limits: Limits | None = None) -> PhaseRun:
+        """Release the gate and run to the end; the first Ctrl-C asks pytest to stop, a second kills its group."""
+        watch = Watch(limits or Limits())
+
+        def deliver(event: dict[str, Any]) -> None:
+            watch.track(event)
+            on_event(event)
+
+        process = self.process
+        handlers = install_handlers(watch.on_signal)
+        try:
+            self.release()
+            with open(self.events_path, "rb") as source:
+                reader = EventReader(source, deliver)
+                while True:
+                    try:
+                        exit_code = process.wait(timeout=POLL_INTERVAL_S)
+                        break
+                    except subprocess.TimeoutExpired:
+                        reader.read_available()
+                        watch.check(process)
+                reader.finish()
+            if watch.reason is not None:
+                signal_group(process, signal.SIGKILL)  # leave no worker behind
+        finally:
+            restore_handlers(handlers)
+        return PhaseRun(
+            exit_code=exit_code,
+            output_path=self.output_path,
+            interrupted=watch.reason == "interrupted",
+            timed_out=watch.reason == "timed_out",
+        )
+
+
 def run_phase(
     phase: Phase,
     *,
@@ -142,54 +238,11 @@ def run_phase(
     limits: Limits | None = None,
     only_ids: list[str] | None = None,
 ) -> PhaseRun:
-    """Run one phase to the end; the first Ctrl-C asks pytest to stop, a second kills its process group."""
-    events_path = workdir / f"{phase.name}.events.jsonl"
-    events_path.touch()
-    command = make_command(phase, events_path)
-    if only_ids is not None:
-        listing = workdir / f"{phase.name}.only.txt"
-        listing.write_text("".join(f"{nodeid}\n" for nodeid in only_ids), encoding="utf-8")
-        command.append(f"{events.ONLY_OPTION}={listing}")
-    output_path = None if stream_output else workdir / f"{phase.name}.output.txt"
-    watch = Watch(limits or Limits())
-
-    def deliver(event: dict[str, Any]) -> None:
-        watch.track(event)
-        on_event(event)
-
-    handlers = install_handlers(watch.on_signal)
-    try:
-        with contextlib.ExitStack() as stack:
-            output = stack.enter_context(open(output_path, "wb")) if output_path else None
-            # A session of its own: Ctrl-C reaches runtests only, which stops the whole group (xdist workers too).
-            process = subprocess.Popen(
-                command,
-                cwd=cwd,
-                env=make_env(environ),
-                stdin=subprocess.DEVNULL if output else None,
-                stdout=output,
-                stderr=subprocess.STDOUT if output else None,
-                start_new_session=True,
-            )
-            reader = EventReader(stack.enter_context(open(events_path, "rb")), deliver)
-            while True:
-                try:
-                    exit_code = process.wait(timeout=POLL_INTERVAL_S)
-                    break
-                except subprocess.TimeoutExpired:
-                    reader.read_available()
-                    watch.check(process)
-            reader.finish()
-            if watch.reason is not None:
-                signal_group(process, signal.SIGKILL)  # leave no worker behind
-    finally:
-        restore_handlers(handlers)
-    return PhaseRun(
-        exit_code=exit_code,
-        output_path=output_path,
-        interrupted=watch.reason == "interrupted",
-        timed_out=watch.reason == "timed_out",
+    """Start one phase and run it to the end at once."""
+    started = PhaseProcess(
+        phase, cwd=cwd, workdir=workdir, stream_output=stream_output, environ=environ, only_ids=only_ids
     )
+    return started.run(on_event, limits)
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)

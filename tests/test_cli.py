@@ -19,7 +19,7 @@ def captured(monkeypatch) -> list[Options]:
     """Replace the orchestrator; record the Options it would have been given."""
     seen: list[Options] = []
 
-    def fake_run(options, console, environ, live):
+    def fake_run(options, environ, live):
         seen.append(options)
         return 0
 

@@ -29,6 +29,15 @@ To fix a parallel-only failure, either
     fixture (or the PYTEST_XDIST_WORKER environment variable), and write files under `tmp_path`."""
 
 
+def make_console(color: str) -> Console:
+    """`never`: no colour at all; `always`: colour even into a pipe; `auto`: rich decides (and honours NO_COLOR)."""
+    if color == "never":
+        return Console(no_color=True, color_system=None, highlight=False)
+    if color == "always":
+        return Console(force_terminal=True, highlight=False)
+    return Console(highlight=False)
+
+
 def describe_counts(counts: dict[str, int], always: Iterable[str] = ("passed", "failed")) -> str:
     """pytest's style: `858 passed, 2 failed, 3 skipped`; zero counts left out except `always`."""
     keys = set(always)
