@@ -95,6 +95,12 @@ def wants_live_view(options: Any, environ: Mapping[str, str]) -> bool:
     "--durations-file", metavar="PATH", help="record and read test durations here.  [default: pytest's cache]"
 )
 @click.option("--junitxml", metavar="PATH", help="write one JUnit XML file for the whole run.")
+@click.option(
+    "--order",
+    type=click.Choice(["longest-first", "collection"]),
+    help="parallel phase order: the longest recorded work first, shaped for --dist; pytest's --ff is honoured."
+    "  [default: longest-first]",
+)
 @click.option("--stream/--no-stream", default=None, help="show pytest's own output instead of the live view.")
 @click.version_option(__version__, "--version", prog_name="runtests")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED, metavar="[PYTEST_ARGS]...")

@@ -16,6 +16,7 @@ DIST_MODES = ("load", "loadscope", "loadfile", "loadgroup", "worksteal")
 PHASES = ("all", "parallel", "serial")
 GIT_CHECKS = ("off", "warn", "require-clean")
 COLORS = ("auto", "always", "never")
+ORDERS = ("longest-first", "collection")
 WORKER_WORDS = ("auto", "logical")
 MARKER_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 
@@ -43,6 +44,7 @@ class Options:
     shard: tuple[int, int] | None = None  # (K, N), 1-based
     durations_file: Path | None = None  # None: pytest's cache
     junitxml: Path | None = None
+    order: str = "longest-first"
     config_file: Path | None = None
 
 
@@ -65,6 +67,7 @@ CONFIG_KEYS: dict[str, str] = {
     "shard": "K/N with 1 <= K <= N, e.g. 2/3",
     "durations_file": "a file path",
     "junitxml": "a file path",
+    "order": "longest-first or collection",
     "pytest_args": "a list of strings",
 }
 PATHS = ("json_report", "durations_file", "junitxml")
@@ -90,8 +93,8 @@ def parse_workers(value: object) -> str | int:
 
 def check_value(key: str, value: Any) -> Any:
     """Validate one setting from any source; ValueError when it does not fit CONFIG_KEYS[key]."""
-    if key in ("dist", "phase", "git_check", "color"):
-        choices = {"dist": DIST_MODES, "phase": PHASES, "git_check": GIT_CHECKS, "color": COLORS}[key]
+    if key in ("dist", "phase", "git_check", "color", "order"):
+        choices = {"dist": DIST_MODES, "phase": PHASES, "git_check": GIT_CHECKS, "color": COLORS, "order": ORDERS}[key]
         if isinstance(value, str) and value in choices:
             return value
         raise ValueError(value)

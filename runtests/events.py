@@ -31,6 +31,7 @@ TIMEOUT_OPTION = "--runtests-timeout"
 SHARD_OPTION = "--runtests-shard"
 DURATIONS_OPTION = "--runtests-durations"
 GATE_OPTION = "--runtests-gate"
+ORDER_OPTION = "--runtests-order"
 
 # What the plugin keeps in a phase: tests without the marker, tests with it, or everything (`-n 0`).
 SELECT_UNMARKED = "unmarked"

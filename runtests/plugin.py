@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import pytest
 
-from runtests import durations, events
+from runtests import durations, events, ordering
 
 DEFAULT_MARKER = "serial"
 MARKER_HELP = "run in runtests' serial phase: after every parallel test, in a fresh sequential process"
@@ -47,6 +47,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(events.TIMEOUT_OPTION, default=None, type=float, help="per-test time limit in seconds")
     group.addoption(events.SHARD_OPTION, default=None, help="keep only shard K/N of this phase's tests")
     group.addoption(events.DURATIONS_OPTION, default=None, help="recorded durations (default: pytest's cache)")
+    group.addoption(events.ORDER_OPTION, default="collection", choices=("collection", "longest-first"))
     group.addoption(events.GATE_OPTION, default=None, type=int, help="wait for a byte on this fd before conftests")
 
 
@@ -111,6 +112,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         keep_shard(config, items, shard)
         index, total = durations.parse_shard(shard)
         ids = durations.split_shards(ids, recorded_durations(config), total)[index - 1]
+    if not keep_marked and config.getoption(events.ORDER_OPTION) == "longest-first":
+        order_longest_first(config, items)
     if is_xdist_worker(config):
         config.workeroutput[HELD_BACK_KEY] = ids  # type: ignore[attr-defined]
         if config.workerinput.get("workerid") == "gw0":  # type: ignore[attr-defined]
@@ -134,6 +137,42 @@ def recorded_durations(config: pytest.Config) -> dict[str, float]:
             cached = durations.parse_durations(stored)
         config._runtests_durations = cached  # type: ignore[attr-defined]
     return cached
+
+
+def order_longest_first(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Reorder the parallel phase for xdist's scheduler (runtests.ordering); every worker gets the same order."""
+    workerinput = getattr(config, "workerinput", {})
+    workers = int(workerinput.get("workercount") or getattr(config.option, "numprocesses", 0) or 0)
+    dist = getattr(config.option, "dist", "no")
+    if workers < 1 or dist == "no":
+        return
+    expected = durations.estimate((plain_nodeid(item.nodeid) for item in items), recorded_durations(config))
+
+    failed: dict[str, bool] = {}
+    if config.getoption("failedfirst", False) and hasattr(config, "cache"):
+        failed = config.cache.get("cache/lastfailed", {})
+    recorded = recorded_durations(config)
+    if dist in ("load", "worksteal") and not any(plain_nodeid(item.nodeid) in recorded for item in items):
+        return  # nothing known: keep collection order, and with it the locality of module fixtures
+
+    def scope_of(item: pytest.Item) -> str:
+        """The unit xdist keeps on one worker, as its schedulers split node ids."""
+        nodeid = plain_nodeid(item.nodeid)
+        if dist == "loadfile":
+            return nodeid.split("::", 1)[0]
+        if dist == "loadgroup":
+            return group_of(item) or nodeid
+        return nodeid.rsplit("::", 1)[0]
+
+    items[:] = ordering.order_tests(
+        items,
+        seconds=lambda item: expected[plain_nodeid(item.nodeid)],
+        dist=dist,
+        workers=workers,
+        scope=scope_of,
+        first=lambda item: plain_nodeid(item.nodeid) in failed,
+        max_chunk=getattr(config.option, "maxschedchunk", None),
+    )
 
 
 def keep_shard(config: pytest.Config, items: list[pytest.Item], shard: str) -> None:

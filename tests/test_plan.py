@@ -23,7 +23,7 @@ def test_default_plan_is_parallel_then_serial():
     assert parallel.name == "parallel" and serial.name == "serial"
     assert parallel.argv == (
         *PLUGIN, "--runtests-phase=parallel", "--runtests-select=unmarked", "--runtests-marker=serial",
-        "-n", "auto", "--dist", "load", "tests", "-k", "token",
+        "-n", "auto", "--dist", "load", "--runtests-order=longest-first", "tests", "-k", "token",
     )  # fmt: skip
     assert serial.argv == (
         *PLUGIN, "--runtests-phase=serial", "--runtests-select=marked", "--runtests-marker=serial",
@@ -86,3 +86,14 @@ def test_pdb_falls_back_to_sequential_with_a_note():
 )  # fmt: skip
 def test_stops_at_first_failure(args, expected):
     assert stops_at_first_failure(args) is expected
+
+
+@pytest.mark.parametrize(("dist", "no_reorder"), [("load", False), ("worksteal", False), ("loadfile", True),
+                                                  ("loadscope", True), ("loadgroup", True)])  # fmt: skip
+def test_longest_first_reaches_only_the_parallel_phase(dist, no_reorder):
+    parallel, serial = plan_for(dist=dist).phases
+    assert "--runtests-order=longest-first" in parallel.argv
+    assert ("--no-loadscope-reorder" in parallel.argv) is no_reorder
+    assert not any(arg.startswith("--runtests-order") for arg in serial.argv)
+    collection = plan_for(dist=dist, order="collection").phases[0]
+    assert not any(arg.startswith("--runtests-order") or arg == "--no-loadscope-reorder" for arg in collection.argv)
