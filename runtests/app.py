@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import shutil
 import tempfile
 import time
@@ -11,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runtests import durations, gitcheck
+from runtests import durations, gitcheck, sizing
 from runtests.config import Options
 from runtests.diagnose import apply_retries, check_guarantees, find_suspects
 from runtests.errors import GitUnavailableError, UsageError
@@ -265,10 +266,39 @@ def write_outputs(
     reporter.show_summary(summary, pollution, duration_s)
 
 
+def find_durations(options: Options) -> Path | None:
+    """The durations file runtests keeps: the one given, or pytest's cache at or above the run directory."""
+    if options.durations_file is not None:
+        return options.durations_file
+    for directory in (options.cwd, *options.cwd.parents):
+        candidate = durations.cache_path(directory / ".pytest_cache")
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def with_chosen_workers(options: Options) -> tuple[Options, str | None]:
+    """`-n auto` with a history: the worker count the recorded durations say is fastest, and why."""
+    if options.workers != "auto" or options.phase == "serial":
+        return options, None
+    history = durations.load_durations(find_durations(options))
+    if options.shard is not None and history:  # this job runs its share only
+        share = durations.split_shards(history, history, options.shard[1])[options.shard[0] - 1]
+        history = {nodeid: history[nodeid] for nodeid in share}
+    choice = sizing.choose_workers(history, os.cpu_count() or 1)
+    if choice is None:
+        return options, None
+    workers = 0 if choice.workers == 1 else choice.workers
+    return dataclasses.replace(options, workers=workers), choice.describe()
+
+
 def run(options: Options, environ: Mapping[str, str], live: bool) -> int:
     """One whole run; returns the exit code."""
     options = with_detected_shard(options, environ)
+    options, sizing_note = with_chosen_workers(options)
     plan = make_plan(options)
+    if sizing_note:
+        plan = dataclasses.replace(plan, notes=(*plan.notes, sizing_note))
     for path, flag in ((options.json_report, "--json-report"), (options.junitxml, "--junitxml")):
         if path is not None:
             check_writable(path, flag)
