@@ -256,6 +256,10 @@ def write_outputs(
         from runtests.report.junit import write_junit
 
         write_junit(options.junitxml, summary, duration_s)
+    if options.trace is not None:
+        from runtests.report.trace import write_trace
+
+        write_trace(options.trace, summary)
     if environ.get("GITHUB_ACTIONS") == "true":
         from runtests.report import github
 
@@ -299,7 +303,8 @@ def run(options: Options, environ: Mapping[str, str], live: bool) -> int:
     plan = make_plan(options)
     if sizing_note:
         plan = dataclasses.replace(plan, notes=(*plan.notes, sizing_note))
-    for path, flag in ((options.json_report, "--json-report"), (options.junitxml, "--junitxml")):
+    outputs = ((options.json_report, "--json-report"), (options.junitxml, "--junitxml"), (options.trace, "--trace"))
+    for path, flag in outputs:
         if path is not None:
             check_writable(path, flag)
     workdir = Path(tempfile.mkdtemp(prefix="runtests-"))
@@ -333,6 +338,7 @@ def run_started(plan: Plan, options: Options, environ: Mapping[str, str], live: 
         strict_guarantees=options.strict_guarantees,
         serial_marker=options.serial_marker,
         shard=options.shard,
+        slowest=options.slowest,
     )
     worktree = WorktreeWatch(options.cwd, before)
     started_at, began = time.time(), time.monotonic()

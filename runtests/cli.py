@@ -101,6 +101,8 @@ def wants_live_view(options: Any, environ: Mapping[str, str]) -> bool:
     help="parallel phase order: the longest recorded work first, shaped for --dist; pytest's --ff is honoured."
     "  [default: longest-first]",
 )
+@click.option("--trace", metavar="PATH", help="write a Chrome trace-event timeline (open it in Perfetto).")
+@click.option("--slowest", type=int, metavar="N", help="list the N slowest tests in the report.")
 @click.option("--stream/--no-stream", default=None, help="show pytest's own output instead of the live view.")
 @click.version_option(__version__, "--version", prog_name="runtests")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED, metavar="[PYTEST_ARGS]...")

@@ -45,6 +45,8 @@ class Options:
     durations_file: Path | None = None  # None: pytest's cache
     junitxml: Path | None = None
     order: str = "longest-first"
+    trace: Path | None = None
+    slowest: int = 0
     config_file: Path | None = None
 
 
@@ -68,9 +70,11 @@ CONFIG_KEYS: dict[str, str] = {
     "durations_file": "a file path",
     "junitxml": "a file path",
     "order": "longest-first or collection",
+    "trace": "a file path",
+    "slowest": "a whole number >= 0",
     "pytest_args": "a list of strings",
 }
-PATHS = ("json_report", "durations_file", "junitxml")
+PATHS = ("json_report", "durations_file", "junitxml", "trace")
 FLAGS = ("stream", "retry_serially", "accept_parallel_only", "strict_guarantees")
 
 
@@ -111,6 +115,10 @@ def check_value(key: str, value: Any) -> Any:
     if key in PATHS:
         if isinstance(value, str) and value:
             return Path(value)
+        raise ValueError(value)
+    if key == "slowest":
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
         raise ValueError(value)
     if key == "shard":
         if isinstance(value, str):

@@ -328,6 +328,7 @@ class RunSummary:
     strict_guarantees: bool = False
     serial_marker: str = "serial"
     shard: tuple[int, int] | None = None
+    slowest: int = 0  # how many of the slowest tests the report lists
 
     @property
     def tests(self) -> list[TestResult]:

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from runtests.gitcheck import Pollution, WorktreeState, describe_paths
 from runtests.plan import Phase
+from runtests.report import trace
 from runtests.results import COUNT_KEYS, PhaseResult, RunSummary, TestResult, format_pass_rate
 
 REFRESH_PER_S = 8
@@ -163,6 +164,7 @@ class TerminalReporter:
         subtests = summary.subtest_counts()
         if any(subtests.values()):
             self.print("subtests: " + ", ".join(f"{n} {key}" for key, n in subtests.items() if n))
+        self.show_time(summary)
         self.show_parallel_only(summary)
         for problem in summary.broken_guarantees:
             self.print(f"[bold red]warning: broken guarantee:[/] {escape(problem)}")
@@ -178,6 +180,18 @@ class TerminalReporter:
         if not summary.tests:
             self.print("[yellow]no tests ran[/]")
         self.print(f"[{style}]{describe_counts(counts)} in {duration_s:.2f}s[/]")
+
+    def show_time(self, summary: RunSummary) -> None:
+        """The N slowest tests (--slowest) and, per parallel phase, each worker's busy share and the idle tail."""
+        if summary.slowest:
+            self.print(f"slowest {min(summary.slowest, len(summary.tests))} tests:")
+            for test in trace.slowest(summary, summary.slowest):
+                self.print(f"  {test.duration_s:8.2f}s  {escape(test.nodeid)} ({test.phase})", soft_wrap=True)
+        for phase in summary.phases:
+            shares, tail_s = trace.busy_shares(phase)
+            if shares:
+                busy = ", ".join(f"{worker} {share:.0%}" for worker, share in shares.items())
+                self.print(f"{phase.label} phase: workers busy {busy}; idle tail {tail_s:.2f}s")
 
     def show_pollution(self, pollution: Pollution) -> None:
         for paths, label in ((pollution.created, "created"), (pollution.changed, "changed"),
