@@ -89,7 +89,7 @@ def make_phase(name: str, select: str, workers: str | int, options: Options) -> 
         return Phase(name, select, 0, None, (*argv, "-n", "0", *options.pytest_args))
     xdist: tuple[str, ...] = ("-n", str(workers), "--dist", options.dist)
     if name == PARALLEL and options.order == "longest-first":
-        xdist += (f"{events.ORDER_OPTION}=longest-first",)
+        xdist += (f"{events.ORDER_OPTION}={options.dist}",)
         if options.dist in SCOPED_MODES:
             xdist += ("--no-loadscope-reorder",)  # it would sort scopes by test count over runtests' order
     return Phase(name, select, workers, options.dist, (*argv, *xdist, *options.pytest_args))

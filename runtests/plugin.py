@@ -47,7 +47,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(events.TIMEOUT_OPTION, default=None, type=float, help="per-test time limit in seconds")
     group.addoption(events.SHARD_OPTION, default=None, help="keep only shard K/N of this phase's tests")
     group.addoption(events.DURATIONS_OPTION, default=None, help="recorded durations (default: pytest's cache)")
-    group.addoption(events.ORDER_OPTION, default="collection", choices=("collection", "longest-first"))
+    group.addoption(
+        events.ORDER_OPTION,
+        default=None,
+        choices=("load", "loadscope", "loadfile", "loadgroup", "worksteal"),
+        help="order the tests longest first for this xdist mode (workers see --dist as 'no')",
+    )
     group.addoption(events.GATE_OPTION, default=None, type=int, help="wait for a byte on this fd before conftests")
 
 
@@ -112,8 +117,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         keep_shard(config, items, shard)
         index, total = durations.parse_shard(shard)
         ids = durations.split_shards(ids, recorded_durations(config), total)[index - 1]
-    if not keep_marked and config.getoption(events.ORDER_OPTION) == "longest-first":
-        order_longest_first(config, items)
+    dist = config.getoption(events.ORDER_OPTION)
+    if dist and not keep_marked:
+        order_longest_first(config, items, dist)
     if is_xdist_worker(config):
         config.workeroutput[HELD_BACK_KEY] = ids  # type: ignore[attr-defined]
         if config.workerinput.get("workerid") == "gw0":  # type: ignore[attr-defined]
@@ -139,12 +145,11 @@ def recorded_durations(config: pytest.Config) -> dict[str, float]:
     return cached
 
 
-def order_longest_first(config: pytest.Config, items: list[pytest.Item]) -> None:
+def order_longest_first(config: pytest.Config, items: list[pytest.Item], dist: str) -> None:
     """Reorder the parallel phase for xdist's scheduler (runtests.ordering); every worker gets the same order."""
     workerinput = getattr(config, "workerinput", {})
     workers = int(workerinput.get("workercount") or getattr(config.option, "numprocesses", 0) or 0)
-    dist = getattr(config.option, "dist", "no")
-    if workers < 1 or dist == "no":
+    if workers < 1:
         return
     expected = durations.estimate((plain_nodeid(item.nodeid) for item in items), recorded_durations(config))
 
