@@ -48,6 +48,6 @@ def decode(line: str) -> dict[str, Any] | None:
     """Parse one line; None for a torn or foreign line (a killed writer leaves half a line)."""
     try:
         event = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a stray writer's deeply nested line
         return None
     return event if isinstance(event, dict) and "e" in event else None

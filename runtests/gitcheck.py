@@ -9,6 +9,7 @@ from pathlib import Path
 
 from runtests.errors import DirtyWorktreeError, GitUnavailableError
 
+QUIET_GIT = {"GIT_OPTIONAL_LOCKS": "0"}
 LISTED_PATHS_MAX = 10  # paths named in a one-line message; the reports list them all
 
 Signature = tuple[int, int] | None  # (mtime_ns, size); None: the path does not exist
@@ -83,22 +84,24 @@ def read_worktree(cwd: Path) -> WorktreeState:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "git not found"
         raise GitUnavailableError(f"cannot check the work tree: no usable git binary ({first_line})") from None
     try:
-        repo = git.Repo(cwd, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise GitUnavailableError(f"cannot check the work tree: {cwd} is not inside a git repository") from None
-    try:
-        if repo.bare or repo.working_tree_dir is None:
-            raise GitUnavailableError(f"cannot check the work tree: {cwd} is in a bare repository")
-        root = str(repo.working_tree_dir)
-        output = repo.git.status("--porcelain=v1", "-z", "--untracked-files=all", strip_newline_in_stdout=False)
+        # git itself finds the work tree, so GIT_CEILING_DIRECTORIES and GIT_DIR are honoured as in a shell.
+        root = git.Git(str(cwd)).rev_parse("--show-toplevel", env=QUIET_GIT)
+        repo = git.Repo(root)
+        # No optional locks: status must not even refresh the index of a repository it only reads.
+        output = repo.git.status(
+            "--porcelain=v1", "-z", "--untracked-files=all", strip_newline_in_stdout=False, env=QUIET_GIT
+        )
         head = repo.head.commit.hexsha if repo.head.is_valid() else None
         branch = None if repo.head.is_detached else repo.head.ref.name
     except git.GitCommandError as exc:
         detail = (exc.stderr or str(exc)).strip().splitlines()
-        reason = detail[-1].strip() if detail else "git status failed"
+        reason = detail[-1].strip() if detail else "git failed"
+        if "not a git repository" in reason:
+            reason = f"{cwd} is not inside a git repository"
         raise GitUnavailableError(f"cannot check the work tree: {reason}") from None
     except (git.GitCommandNotFound, OSError) as exc:
-        raise GitUnavailableError(f"cannot check the work tree: {exc}") from None
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise GitUnavailableError(f"cannot check the work tree: no usable git binary ({first_line})") from None
     staged, unstaged, untracked = parse_porcelain(output)
     paths = dict.fromkeys((*staged, *unstaged, *untracked))
     return WorktreeState(
