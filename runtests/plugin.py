@@ -266,7 +266,7 @@ class EventWriter:
         # Line-buffered: every event reaches the file at once, so a killed process loses nothing written.
         self.stream: IO[str] = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
         self.pending: dict[str, dict[str, Any]] = {}
-        self.held_back: list[str] = []
+        self.held_back: list[str] | None = None
         self.collected_sent = False
 
     def emit(self, event: dict[str, Any]) -> None:
@@ -300,7 +300,7 @@ class EventWriter:
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         output = getattr(node, "workeroutput", None) or {}
-        if HELD_BACK_KEY in output and not self.held_back:
+        if HELD_BACK_KEY in output and self.held_back is None:  # the first worker to finish tells it
             self.held_back = list(output[HELD_BACK_KEY])
             self.emit({"e": "held_back", "ids": self.held_back})
 
