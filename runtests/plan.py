@@ -29,7 +29,7 @@ class Phase:
 
     name: str
     select: str
-    workers: str | int  # 0: no xdist in this process
+    workers: str | int  # 0: sequential, xdist distributes nothing (-n 0)
     dist: str | None
     argv: tuple[str, ...]  # what follows `python -m pytest`, less the events file
 

@@ -18,7 +18,7 @@ XDIST_STARTUP_PER_WORKER_S = 0.25
 
 @dataclasses.dataclass(frozen=True)
 class Choice:
-    workers: int  # 1: plain sequential pytest, no xdist
+    workers: int  # 1: one sequential pytest process, no workers
     predicted_s: dict[int, float]
     tests: int
     total_s: float
@@ -28,7 +28,7 @@ class Choice:
         others = ", ".join(
             f"{self.predicted_s[w]:.1f}s with {w}" for w in sorted(self.predicted_s) if w != self.workers
         )
-        chosen = "1 worker (sequential, no xdist)" if self.workers == 1 else f"{self.workers} workers"
+        chosen = "1 worker (sequential, one process)" if self.workers == 1 else f"{self.workers} workers"
         return (
             f"-n auto: {chosen}: recorded durations of {self.tests} tests ({self.total_s:.1f}s of test time) "
             f"predict {best:.1f}s, against {others}"

@@ -10,7 +10,7 @@ def test_trivial_tests_run_sequentially():
     choice = choose_workers(trivial, cpus=2)
     assert choice is not None and choice.workers == 1
     assert choice.predicted_s[1] < choice.predicted_s[2]
-    assert choice.describe().startswith("-n auto: 1 worker (sequential, no xdist): recorded durations of 1000 tests")
+    assert choice.describe().startswith("-n auto: 1 worker (sequential, one process): recorded durations of 1000 tests")
 
 
 def test_slow_tests_use_every_core():

@@ -51,7 +51,7 @@ def test_durations_are_recorded_in_pytests_cache_and_drive_the_worker_count(samp
     recorded = json.loads(store.read_text())
     assert set(recorded) == set(first.outcomes())
     second = project.run().assert_exit(0)
-    assert "-n auto: 1 worker (sequential, no xdist): recorded durations of 30 tests" in second.stdout
+    assert "-n auto: 1 worker (sequential, one process): recorded durations of 30 tests" in second.stdout
     assert [phase["workers"] for phase in second.report["phases"] if phase["ran"]] == [0]
     explicit = project.run("-n", "2").assert_exit(0)  # an explicit count is always obeyed
     assert explicit.report["phases"][0]["workers"] == 2 and "-n auto:" not in explicit.stdout

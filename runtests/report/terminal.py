@@ -47,7 +47,7 @@ def describe_counts(counts: dict[str, int], always: Iterable[str] = ("passed", "
 
 def describe_phase_setup(phase: Phase) -> str:
     if phase.workers == 0:
-        return "sequential, no xdist"
+        return "sequential, one process"
     return f"-n {phase.workers} --dist {phase.dist}"
 
 

@@ -1,0 +1,185 @@
+"""Time runtests against the raw pytest commands it replaces, in the same run, alternating.
+
+    python benchmarks/bench.py overhead     # runtests vs `pytest -n 2 -m "not serial"` + `pytest -p no:xdist -m serial`
+    python benchmarks/bench.py noserial     # no serial test: runtests vs one `pytest -n 2`
+    python benchmarks/bench.py makespan     # heavy-tailed suite: wall / physical bound, longest-first vs collection
+    python benchmarks/bench.py sequential   # 1,000 trivial tests with history vs `pytest -p no:xdist`
+    python benchmarks/bench.py scale        # 20,000 trivial tests: runtests' own peak RSS and CPU share
+
+The machine is shared and noisy: every figure is a median of alternating repetitions, and the conclusions
+are ratios measured in the same run, never absolute times. Results go to stdout and, with --json, a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from suites import make_suite
+
+PY = sys.executable
+RAW_PARALLEL = [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "-m", "not serial"]
+RAW_SERIAL = [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-m", "serial"]
+RUNTESTS = [PY, "-m", "runtests"]
+# What runtests' own process used: measured inside it, around its main().
+MEASURE_SELF = (
+    "import resource, sys, runpy\n"
+    "sys.argv = ['runtests', *sys.argv[1:]]\n"
+    "try:\n    runpy.run_module('runtests', run_name='__main__')\n"
+    "except SystemExit as exc:\n    code = exc.code\n"
+    "me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print('RUSAGE', me.ru_maxrss, me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime, file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+
+
+def timed(*commands: list[str], cwd: Path, ok: tuple[int, ...] = (0, 1, 5)) -> float:
+    """Wall seconds of the commands run one after the other (a raw run is two pytest commands)."""
+    began = time.perf_counter()
+    for command in commands:
+        done = subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if done.returncode not in ok:
+            raise SystemExit(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr}")
+    return time.perf_counter() - began
+
+
+def alternate(pairs: int, cwd: Path, a: list[list[str]], b: list[list[str]]) -> tuple[list[float], list[float]]:
+    """`pairs` timings of each, alternating which goes first so drift in machine load hits both alike."""
+    first, second = [], []
+    for index in range(pairs):
+        if index % 2:
+            second.append(timed(*b, cwd=cwd))
+            first.append(timed(*a, cwd=cwd))
+        else:
+            first.append(timed(*a, cwd=cwd))
+            second.append(timed(*b, cwd=cwd))
+    return first, second
+
+
+def show(name: str, times: list[float]) -> float:
+    median = statistics.median(times)
+    print(f"  {name:<28} median {median:7.3f}s   runs: {' '.join(f'{t:.3f}' for t in times)}")
+    return median
+
+
+def bench_overhead(args: argparse.Namespace, work: Path) -> dict[str, object]:
+    suite = make_suite(work / "overhead", tests=args.tests, modules=20, serial_share=0.05)
+    runtests = [*RUNTESTS, "-n", "2", "-p", "no:cacheprovider"]
+    print(f"overhead: {args.tests} trivial tests, 5% serial, git repository; {args.pairs} alternating pairs")
+    print(f"  raw:      {' '.join(RAW_PARALLEL[2:])}  then  {' '.join(RAW_SERIAL[2:])}")
+    print(f"  runtests: {' '.join(runtests[2:])}")
+    timed(runtests, cwd=suite)  # warm the file cache and pyc files for both
+    raw, ours = alternate(args.pairs, suite, [RAW_PARALLEL, RAW_SERIAL], [runtests])
+    ratio = show("runtests", ours) / show("raw pytest commands", raw)
+    print(f"  ratio runtests / raw: {ratio:.3f}")
+    return {"tests": args.tests, "raw_s": raw, "runtests_s": ours, "ratio": ratio}
+
+
+def bench_noserial(args: argparse.Namespace, work: Path) -> dict[str, object]:
+    """No serial test: the serial phase must cost nothing, so runtests should match one `pytest -n 2`."""
+    suite = make_suite(work / "noserial", tests=args.tests, modules=20, serial_share=0.0)
+    runtests = [*RUNTESTS, "-n", "2", "-p", "no:cacheprovider"]
+    raw = RAW_PARALLEL[: RAW_PARALLEL.index("-m")]
+    print(f"noserial: {args.tests} trivial tests, none serial; runtests vs `{' '.join(raw[2:])}`")
+    skipped = subprocess.run(runtests, cwd=suite, capture_output=True, text=True).stdout
+    print("  " + next((line for line in skipped.splitlines() if line.startswith("serial phase")), "(no serial line)"))
+    raw_times, ours = alternate(args.pairs, suite, [raw], [runtests])
+    ratio = show("runtests", ours) / show("pytest -n 2", raw_times)
+    print(f"  ratio runtests / one pytest command: {ratio:.3f}")
+    return {"tests": args.tests, "raw_s": raw_times, "runtests_s": ours, "ratio": ratio}
+
+
+def bench_sequential(args: argparse.Namespace, work: Path) -> dict[str, object]:
+    suite = make_suite(work / "sequential", tests=args.tests, modules=20, serial_share=0.05)
+    raw = [PY, "-m", "pytest", "-q", "-p", "no:xdist"]
+    print(f"sequential: {args.tests} trivial tests, durations recorded, default options vs `pytest -p no:xdist`")
+    timed(RUNTESTS, cwd=suite)  # records the durations
+    first = subprocess.run(RUNTESTS, cwd=suite, capture_output=True, text=True).stdout
+    print("  " + next((line for line in first.splitlines() if "-n auto:" in line), "(no sizing note)"))
+    raw_times, ours = alternate(args.pairs, suite, [raw], [RUNTESTS])
+    ratio = show("runtests", ours) / show("pytest -p no:xdist", raw_times)
+    print(f"  ratio runtests / sequential pytest: {ratio:.3f}")
+    return {"tests": args.tests, "raw_s": raw_times, "runtests_s": ours, "ratio": ratio}
+
+
+def bench_makespan(args: argparse.Namespace, work: Path) -> dict[str, object]:
+    """Heavy-tailed sleep suite, long tests collected last: wall / bound with and without longest-first."""
+    suite = make_suite(
+        work / "makespan", tests=600, modules=12, serial_share=0.0, shape="heavy-tail", total_s=args.total_s
+    )
+    durations_file = work / "durations.json"
+    record = [*RUNTESTS, "-n", "0", "--durations-file", str(durations_file)]
+    print(f"makespan: 600 sleep tests, {args.total_s}s of test time, 6 long ones collected last; 2 workers")
+    timed(record, cwd=suite)
+    recorded = json.loads(durations_file.read_text())
+    work_s, longest = sum(recorded.values()), max(recorded.values())
+    startup = statistics.median(timed([*RUNTESTS, "-n", "2", "-k", "no_such_test"], cwd=suite) for _ in range(3))
+    bound = max(longest, work_s / 2) + startup
+    print(f"  bound = max(longest {longest:.2f}s, work {work_s:.2f}s / 2) + start-up {startup:.2f}s = {bound:.2f}s")
+    results: dict[str, object] = {"bound_s": bound, "work_s": work_s, "startup_s": startup}
+    for dist in args.dists:
+        base = [*RUNTESTS, "-n", "2", "--dist", dist, "--durations-file", str(durations_file)]
+        plain, ordered = alternate(args.pairs, suite, [[*base, "--order", "collection"]], [base])
+        plain_m, ordered_m = statistics.median(plain), statistics.median(ordered)
+        print(
+            f"  {dist:<10} collection {plain_m:6.2f}s ({plain_m / bound:.2f} x bound)   "
+            f"longest-first {ordered_m:6.2f}s ({ordered_m / bound:.2f} x bound)   gain {1 - ordered_m / plain_m:.0%}"
+        )
+        results[dist] = {"collection_s": plain, "longest_first_s": ordered, "ratio_to_bound": ordered_m / bound}
+    return results
+
+
+def bench_scale(args: argparse.Namespace, work: Path) -> dict[str, object]:
+    suite = make_suite(work / "scale", tests=args.scale_tests, modules=100, serial_share=0.05)
+    command = [PY, "-c", MEASURE_SELF, "-n", "2", "-p", "no:cacheprovider"]
+    print(f"scale: {args.scale_tests} trivial tests, runtests' own process measured from inside")
+    done = subprocess.run(command, cwd=suite, capture_output=True, text=True)
+    line = next(line for line in done.stderr.splitlines() if line.startswith("RUSAGE"))
+    _, rss_kb, own_cpu, children_cpu = line.split()
+    rss_mb, share = int(rss_kb) / 1024, float(own_cpu) / (float(own_cpu) + float(children_cpu))
+    print(f"  exit {done.returncode}; peak RSS {rss_mb:.1f} MB; CPU {float(own_cpu):.2f}s of "
+          f"{float(own_cpu) + float(children_cpu):.2f}s = {share:.1%}")  # fmt: skip
+    return {"tests": args.scale_tests, "peak_rss_mb": rss_mb, "cpu_share": share}
+
+
+BENCHES = {
+    "overhead": bench_overhead,
+    "noserial": bench_noserial,
+    "sequential": bench_sequential,
+    "makespan": bench_makespan,
+    "scale": bench_scale,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("benches", nargs="*", choices=[*BENCHES, []], default=list(BENCHES))
+    parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--tests", type=int, default=1000)
+    parser.add_argument("--scale-tests", type=int, default=20_000)
+    parser.add_argument("--total-s", type=float, default=22.0)
+    parser.add_argument("--dists", nargs="+", default=["load", "worksteal", "loadscope", "loadfile"])
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="runtests-bench-"))
+    env_note = f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+    print(f"# runtests benchmarks ({env_note}); suites in {work}")
+    try:
+        results = {name: BENCHES[name](args, work) for name in args.benches}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

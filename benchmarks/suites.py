@@ -1,0 +1,121 @@
+"""Generate synthetic pytest suites for the benchmarks: size, duration shape, serial share, module fixtures.
+
+    python benchmarks/suites.py OUT --tests 600 --durations heavy-tail --total-s 22 --serial-share 0.05
+
+Each suite is a directory with its own pytest.ini (so pytest's rootdir is the suite, not this repository)
+and, with --git, a git repository with everything committed, as a user's checkout would be.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import subprocess
+from pathlib import Path
+
+SHAPES = ("zero", "uniform", "heavy-tail")
+KINDS = ("sleep", "cpu")
+
+
+def test_seconds(tests: int, shape: str, total_s: float, long_tests: int, rng: random.Random) -> list[float]:
+    """Per-test seconds in collection order. heavy-tail: `long_tests` long ones, collected last, hold 2/3 of it."""
+    if shape == "zero":
+        return [0.0] * tests
+    if shape == "uniform":
+        weights = [rng.uniform(0.5, 1.5) for _ in range(tests)]
+        return [total_s * w / sum(weights) for w in weights]
+    short = tests - long_tests
+    short_weights = [rng.uniform(0.5, 1.5) for _ in range(short)]
+    long_weights = [rng.uniform(0.8, 1.2) for _ in range(long_tests)]
+    short_total, long_total = total_s / 3, 2 * total_s / 3
+    return [short_total * w / sum(short_weights) for w in short_weights] + [
+        long_total * w / sum(long_weights) for w in long_weights
+    ]
+
+
+def body_for(seconds: float, kind: str) -> str:
+    if seconds <= 0:
+        return "pass"
+    if kind == "sleep":
+        return f"time.sleep({seconds:.6f})"
+    return f"spin({seconds:.6f})"
+
+
+def make_suite(
+    root: Path,
+    *,
+    tests: int = 1000,
+    modules: int = 20,
+    serial_share: float = 0.05,
+    shape: str = "zero",
+    kind: str = "sleep",
+    total_s: float = 20.0,
+    long_tests: int = 6,
+    module_fixture_s: float = 0.0,
+    seed: int = 1,
+    git: bool = True,
+) -> Path:
+    """Write the suite under `root`; serial tests are spread evenly, the long tests sit in the last modules."""
+    rng = random.Random(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    seconds = test_seconds(tests, shape, total_s, min(long_tests, tests), rng)
+    serial_every = round(1 / serial_share) if serial_share > 0 else 0
+    per_module = -(-tests // modules)
+    for module in range(modules):
+        lines = [
+            "import time\n\nimport pytest\n\n",
+            "def spin(seconds):\n    end = time.process_time() + seconds\n    while time.process_time() < end:\n"
+            "        pass\n\n",
+        ]
+        if module_fixture_s:
+            lines.append(
+                f"@pytest.fixture(scope='module', autouse=True)\ndef costly():\n    time.sleep({module_fixture_s})\n\n"
+            )
+        for index in range(module * per_module, min(tests, (module + 1) * per_module)):
+            if serial_every and index % serial_every == serial_every // 2:
+                lines.append("@pytest.mark.serial\n")
+            lines.append(f"def test_{index}():\n    {body_for(seconds[index], kind)}\n\n")
+        (root / f"test_m{module:03d}.py").write_text("".join(lines), encoding="utf-8")
+    if git:
+        (root / ".gitignore").write_text(".pytest_cache/\n__pycache__/\n", encoding="utf-8")
+        env = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid"}
+        env |= {"GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.invalid"}
+        for command in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "suite"]):
+            subprocess.run(command, cwd=root, check=True, env=env)
+    return root
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--tests", type=int, default=1000)
+    parser.add_argument("--modules", type=int, default=20)
+    parser.add_argument("--serial-share", type=float, default=0.05)
+    parser.add_argument("--durations", choices=SHAPES, default="zero")
+    parser.add_argument("--kind", choices=KINDS, default="sleep")
+    parser.add_argument("--total-s", type=float, default=20.0)
+    parser.add_argument("--long-tests", type=int, default=6)
+    parser.add_argument("--module-fixture-s", type=float, default=0.0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-git", action="store_true")
+    args = parser.parse_args()
+    make_suite(
+        args.out,
+        tests=args.tests,
+        modules=args.modules,
+        serial_share=args.serial_share,
+        shape=args.durations,
+        kind=args.kind,
+        total_s=args.total_s,
+        long_tests=args.long_tests,
+        module_fixture_s=args.module_fixture_s,
+        seed=args.seed,
+        git=not args.no_git,
+    )
+    print(args.out)
+
+
+if __name__ == "__main__":
+    main()
