@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 SHAPES = ("zero", "uniform", "heavy-tail")
+LONG_MODULES = 3  # heavy-tail: the long tests end the last three modules
 KINDS = ("sleep", "cpu")
 
 
@@ -62,8 +63,16 @@ def make_suite(
     (root / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
     seconds = test_seconds(tests, shape, total_s, min(long_tests, tests), rng)
     serial_every = round(1 / serial_share) if serial_share > 0 else 0
-    per_module = -(-tests // modules)
-    for module in range(modules):
+    long_count = min(long_tests, tests) if shape == "heavy-tail" else 0
+    # Short tests fill the modules in order; the long ones close the last few modules, so they are collected
+    # last but spread over several modules ("a few long tests collected last").
+    per_module = -(-(tests - long_count) // modules)
+    layout: list[list[int]] = [list(range(m * per_module, min(tests - long_count, (m + 1) * per_module)))
+                               for m in range(modules)]  # fmt: skip
+    tail = layout[-min(LONG_MODULES, modules) :]
+    for offset, index in enumerate(range(tests - long_count, tests)):
+        tail[offset % len(tail)].append(index)
+    for module, indices in enumerate(layout):
         lines = [
             "import time\n\nimport pytest\n\n",
             "def spin(seconds):\n    end = time.process_time() + seconds\n    while time.process_time() < end:\n"
@@ -73,7 +82,7 @@ def make_suite(
             lines.append(
                 f"@pytest.fixture(scope='module', autouse=True)\ndef costly():\n    time.sleep({module_fixture_s})\n\n"
             )
-        for index in range(module * per_module, min(tests, (module + 1) * per_module)):
+        for index in indices:
             if serial_every and index % serial_every == serial_every // 2:
                 lines.append("@pytest.mark.serial\n")
             lines.append(f"def test_{index}():\n    {body_for(seconds[index], kind)}\n\n")

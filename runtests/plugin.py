@@ -11,7 +11,7 @@ import os
 import re
 import signal
 import threading
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import IO, Any
 
@@ -87,48 +87,53 @@ def plain_nodeid(nodeid: str) -> str:
     return GROUP_SUFFIX.sub("", nodeid)
 
 
+def deselect(config: pytest.Config, items: list[pytest.Item], keep: Callable[[pytest.Item], bool]) -> list[str]:
+    """Keep the items `keep` accepts, reporting the others as deselected (as -m does); returns their ids."""
+    kept = [item for item in items if keep(item)]
+    if len(kept) == len(items):
+        return []
+    dropped = [item for item in items if not keep(item)]
+    config.hook.pytest_deselected(items=dropped)
+    items[:] = kept
+    return [plain_nodeid(item.nodeid) for item in dropped]
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep this phase's tests (by the marker, or a list), then this shard's share, then order them."""
     select = config.getoption(events.SELECT_OPTION)
     if select == events.SELECT_LISTED:
         with open(config.getoption(events.ONLY_OPTION), encoding="utf-8") as listing:
             listed = set(listing.read().splitlines())
-        kept = [item for item in items if plain_nodeid(item.nodeid) in listed]
-        if len(kept) < len(items):
-            config.hook.pytest_deselected(items=[item for item in items if plain_nodeid(item.nodeid) not in listed])
-            items[:] = kept
+        deselect(config, items, lambda item: plain_nodeid(item.nodeid) in listed)
         return
+    held_back: list[str] = []
+    if select != events.SELECT_ALL:
+        marker, keep_marked = config.getoption(events.MARKER_OPTION), select == events.SELECT_MARKED
+        held_back = deselect(config, items, lambda item: (item.get_closest_marker(marker) is not None) == keep_marked)
     shard = config.getoption(events.SHARD_OPTION)
-    if select == events.SELECT_ALL:
-        if shard:
-            keep_shard(config, items, shard)
-        return
-    marker = config.getoption(events.MARKER_OPTION)
-    keep_marked = select == events.SELECT_MARKED
-    kept = []
-    held_back: list[pytest.Item] = []
-    for item in items:
-        (kept if (item.get_closest_marker(marker) is not None) == keep_marked else held_back).append(item)
-    if held_back:
-        config.hook.pytest_deselected(items=held_back)
-        items[:] = kept
-    ids = [plain_nodeid(item.nodeid) for item in held_back]
     if shard:
         keep_shard(config, items, shard)
         index, total = durations.parse_shard(shard)
-        ids = durations.split_shards(ids, recorded_durations(config), total)[index - 1]
+        held_back = durations.split_shards(held_back, recorded_durations(config), total)[index - 1]
     dist = config.getoption(events.ORDER_OPTION)
-    if dist and not keep_marked:
+    if dist and select == events.SELECT_UNMARKED:
         order_longest_first(config, items, dist)
+    if select != events.SELECT_ALL:
+        report_held_back(config, held_back)
+
+
+def report_held_back(config: pytest.Config, ids: list[str]) -> None:
+    """Tell runtests which tests wait for the other phase: whether that phase needs a process at all."""
     if is_xdist_worker(config):
         config.workeroutput[HELD_BACK_KEY] = ids  # type: ignore[attr-defined]
         if config.workerinput.get("workerid") == "gw0":  # type: ignore[attr-defined]
             # Early word, while the other workers still collect: runtests can prepare the next phase now.
             append_event(config.getoption(events.EVENTS_OPTION), {"e": "held_back", "ids": ids})
-    else:
-        writer = config.pluginmanager.get_plugin("runtests-event-writer")
-        if writer is not None:
-            writer.emit({"e": "held_back", "ids": ids})
+        return
+    writer = config.pluginmanager.get_plugin("runtests-event-writer")
+    if writer is not None:
+        writer.emit({"e": "held_back", "ids": ids})
 
 
 def recorded_durations(config: pytest.Config) -> dict[str, float]:
@@ -185,10 +190,7 @@ def keep_shard(config: pytest.Config, items: list[pytest.Item], shard: str) -> N
     index, total = durations.parse_shard(shard)
     ids = [plain_nodeid(item.nodeid) for item in items]
     mine = set(durations.split_shards(ids, recorded_durations(config), total)[index - 1])
-    others = [item for item in items if plain_nodeid(item.nodeid) not in mine]
-    if others:
-        config.hook.pytest_deselected(items=others)
-        items[:] = [item for item in items if plain_nodeid(item.nodeid) in mine]
+    deselect(config, items, lambda item: plain_nodeid(item.nodeid) in mine)
 
 
 def group_of(item: pytest.Item) -> str | None:
