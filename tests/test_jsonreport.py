@@ -1,0 +1,75 @@
+"""The JSON report: written atomically, checked before the run, and readable back for `combine`."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from runtests.errors import UsageError
+from runtests.report.jsonreport import check_writable, make_report, read_summary, write_report
+from runtests.results import Outcome, PhaseResult, RetryResult, RunSummary, TestResult
+
+
+def test_check_writable_refuses_missing_file_and_unwritable_directories(tmp_path, monkeypatch):
+    check_writable(tmp_path / "ok.json")
+    with pytest.raises(UsageError, match="does not exist; create it first"):
+        check_writable(tmp_path / "missing" / "r.json")
+    with pytest.raises(UsageError, match="is a directory"):
+        check_writable(tmp_path)
+    monkeypatch.setattr(os, "access", lambda path, mode: False)  # root writes anywhere: pretend it cannot
+    with pytest.raises(UsageError, match=r"--junitxml .*: directory .* is not writable"):
+        check_writable(tmp_path / "r.xml", "--junitxml")
+
+
+def test_write_is_atomic_and_leaves_no_temporary_file(tmp_path):
+    target = tmp_path / "r.json"
+    target.write_text("old")
+    write_report(target, {"schema_version": 1})
+    assert json.loads(target.read_text()) == {"schema_version": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+    with pytest.raises(TypeError):
+        write_report(target, {"bad": object()})
+    assert json.loads(target.read_text()) == {"schema_version": 1}  # the old report survives a failed write
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_report_round_trips_through_read_summary():
+    failed = TestResult("t.py::a", "parallel", Outcome.FAILED, 0.5, "gw0", 1.0, 1.5, ("t.py", 3, "a"), "boom")
+    failed.retry = RetryResult(Outcome.PASSED)
+    failed.suspects = ["t.py::b"]
+    summary = RunSummary(
+        [
+            PhaseResult(
+                "parallel",
+                workers=2,
+                dist="load",
+                exit_code=1,
+                began=True,
+                ended=True,
+                tests=[failed, TestResult("t.py::b", "parallel", Outcome.PASSED, worker="gw1")],
+            ),
+            PhaseResult(
+                "serial",
+                exit_code=0,
+                began=True,
+                ended=True,
+                tests=[TestResult("t.py::s", "serial", Outcome.XFAILED, reason="known")],
+            ),
+        ],
+        min_pass_rate=99.0,
+        shard=(2, 3),
+    )
+    report = json.loads(json.dumps(make_report(summary, started_at=1.0, duration_s=2.0)))
+    back = read_summary(report)
+    assert back.counts() == summary.counts() and back.exit_code() == summary.exit_code() == 1
+    assert back.shard == (2, 3) and back.min_pass_rate == 99.0
+    (again,) = [t for t in back.tests if t.nodeid == "t.py::a"]
+    assert again.is_parallel_only and again.suspects == ["t.py::b"] and again.location == ("t.py", 3, "a")
+    assert report["tests"][0]["retry"] == {"outcome": "passed", "verdict": "parallel-only"}
+
+
+def test_read_summary_refuses_other_schema_versions():
+    with pytest.raises(ValueError, match="schema_version 2"):
+        read_summary({"schema_version": 2, "tests": [], "phases": []})
