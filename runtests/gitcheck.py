@@ -85,14 +85,15 @@ def read_worktree(cwd: Path) -> WorktreeState:
         raise GitUnavailableError(f"cannot check the work tree: no usable git binary ({first_line})") from None
     try:
         # git itself finds the work tree, so GIT_CEILING_DIRECTORIES and GIT_DIR are honoured as in a shell.
+        # Plain commands through GitPython's Git, no Repo: no object database, no long-lived cat-file process.
         root = git.Git(str(cwd)).rev_parse("--show-toplevel", env=QUIET_GIT)
-        repo = git.Repo(root)
+        command = git.Git(root)
         # No optional locks: status must not even refresh the index of a repository it only reads.
-        output = repo.git.status(
+        output = command.status(
             "--porcelain=v1", "-z", "--untracked-files=all", strip_newline_in_stdout=False, env=QUIET_GIT
         )
-        head = repo.head.commit.hexsha if repo.head.is_valid() else None
-        branch = None if repo.head.is_detached else repo.head.ref.name
+        head = command.rev_parse("--verify", "--quiet", "HEAD^{commit}", with_exceptions=False) or None
+        branch = command.symbolic_ref("--quiet", "--short", "HEAD", with_exceptions=False) or None
     except git.GitCommandError as exc:
         detail = (exc.stderr or str(exc)).strip().splitlines()
         reason = detail[-1].strip() if detail else "git failed"
