@@ -186,27 +186,32 @@ def start(project_path: Path, report: Path, *args: str) -> subprocess.Popen[str]
     )  # fmt: skip
 
 
-def wait_for_running_tests(report_dir: Path, project_path: Path, timeout_s: float = 30) -> None:
-    """Until pytest and its workers are up in the project directory (at least three processes)."""
+def wait_for_file(path: Path, timeout_s: float = 60) -> None:
+    """Until a test has written `path`: proof that the tests are running, not still starting up."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if len(processes_in(project_path)) >= 3:
-            time.sleep(1.0)  # let the workers start their first tests
+        if path.exists():
             return
-        time.sleep(0.1)
-    raise AssertionError("pytest never started")
+        time.sleep(0.05)
+    raise AssertionError(f"{path.name} never appeared: the tests never started")
 
 
 def test_ctrl_c_stops_gracefully_with_a_partial_report_and_no_process_left(sample_project, tmp_path):
     project = sample_project(
         {
-            "test_slow.py": "import time, pytest\n\n"
-            "@pytest.mark.parametrize('n', range(6))\ndef test_s(n): time.sleep(30)\n"
+            "test_slow.py": """
+                import pathlib, time, pytest
+
+                @pytest.mark.parametrize("n", range(6))
+                def test_s(n):
+                    pathlib.Path(f"running-{n}").touch()
+                    time.sleep(30)
+            """
         }
     )
     report = tmp_path / "partial.json"
     process = start(project.path, report)
-    wait_for_running_tests(tmp_path, project.path)
+    wait_for_file(project.path / "running-0")
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 2, stdout + stderr
@@ -220,20 +225,18 @@ def test_second_ctrl_c_kills_at_once(sample_project, tmp_path):
     project = sample_project(
         {
             "test_stubborn.py": """
-                import time
+                import pathlib, signal, time
 
                 def test_ignores_ctrl_c():
-                    for _ in range(600):
-                        try:
-                            time.sleep(0.1)
-                        except KeyboardInterrupt:
-                            pass
+                    signal.signal(signal.SIGINT, signal.SIG_IGN)
+                    pathlib.Path("stubborn").touch()
+                    time.sleep(60)
             """
         }
     )
     report = tmp_path / "killed.json"
     process = start(project.path, report)
-    wait_for_running_tests(tmp_path, project.path)
+    wait_for_file(project.path / "stubborn")
     process.send_signal(signal.SIGINT)
     time.sleep(1.0)
     assert process.poll() is None  # the test swallowed the polite stop
