@@ -46,26 +46,49 @@ class Pollution:
         return (*self.created, *self.changed, *self.deleted)
 
 
-def parse_porcelain(text: str) -> tuple[list[str], list[str], list[str]]:
-    """Staged, unstaged and untracked paths from `git status --porcelain=v1 -z`."""
+@dataclasses.dataclass(frozen=True)
+class Status:
+    """What one `git status --porcelain=v2 --branch -z --untracked-files=all` says."""
+
+    head: str | None  # None: no commit yet
+    branch: str | None  # None: detached HEAD
+    staged: list[str]
+    unstaged: list[str]
+    untracked: list[str]
+
+
+FIELDS_BEFORE_PATH = {"1": 8, "2": 9, "u": 10}  # space-separated fields before the path, which may hold spaces
+
+
+def parse_status(text: str) -> Status:
+    """Parse porcelain v2 (`-z`): headers `# branch.oid`/`# branch.head`, entries `1`, `2` (a rename or copy,
+    whose source path follows as its own field), `u` (unmerged), `?` (untracked); `.` marks an unchanged side."""
+    head: str | None = None
+    branch: str | None = None
     staged: list[str] = []
     unstaged: list[str] = []
     untracked: list[str] = []
     fields = iter(text.split("\0"))
     for entry in fields:
-        if len(entry) < 4:
-            continue
-        x, y, path = entry[0], entry[1], entry[3:]
-        if x in "RC":
-            next(fields, None)  # the rename's source path follows as its own field
-        if x == "?":
-            untracked.append(path)
-            continue
-        if x not in " !":
-            staged.append(path)
-        if y not in " !":
-            unstaged.append(path)
-    return staged, unstaged, untracked
+        kind = entry[:1]
+        if kind == "#":
+            _, key, value = (*entry.split(" ", 2), "", "")[:3]
+            if key == "branch.oid" and value != "(initial)":
+                head = value
+            elif key == "branch.head" and value != "(detached)":
+                branch = value
+        elif kind == "?":
+            untracked.append(entry[2:])
+        elif kind in FIELDS_BEFORE_PATH:
+            parts = entry.split(" ", FIELDS_BEFORE_PATH[kind])
+            xy, path = parts[1], parts[-1]
+            if kind == "2":
+                next(fields, None)
+            if xy[0] != ".":
+                staged.append(path)
+            if xy[1] != ".":
+                unstaged.append(path)
+    return Status(head, branch, staged, unstaged, untracked)
 
 
 def sign(root: str, path: str) -> Signature:
@@ -76,8 +99,9 @@ def sign(root: str, path: str) -> Signature:
     return (stat.st_mtime_ns, stat.st_size)
 
 
-def read_worktree(cwd: Path) -> WorktreeState:
-    """The work tree's state; GitUnavailableError with a one-line reason when it cannot be read."""
+def read_worktree(cwd: Path, root: str | None = None) -> WorktreeState:
+    """The work tree's state (`root`: the top level, when already known); GitUnavailableError with a one-line
+    reason when it cannot be read."""
     try:
         import git  # GitPython: lazily, so --help and `--git-check off` never pay for it
     except ImportError as exc:
@@ -86,14 +110,13 @@ def read_worktree(cwd: Path) -> WorktreeState:
     try:
         # git itself finds the work tree, so GIT_CEILING_DIRECTORIES and GIT_DIR are honoured as in a shell.
         # Plain commands through GitPython's Git, no Repo: no object database, no long-lived cat-file process.
-        root = git.Git(str(cwd)).rev_parse("--show-toplevel", env=QUIET_GIT)
-        command = git.Git(root)
-        # No optional locks: status must not even refresh the index of a repository it only reads.
-        output = command.status(
-            "--porcelain=v1", "-z", "--untracked-files=all", strip_newline_in_stdout=False, env=QUIET_GIT
+        if root is None:
+            root = git.Git(str(cwd)).rev_parse("--show-toplevel", env=QUIET_GIT)
+        # One status gives the paths, HEAD and the branch. No optional locks: status must not even refresh
+        # the index of a repository it only reads.
+        output = git.Git(root).status(
+            "--porcelain=v2", "--branch", "-z", "--untracked-files=all", strip_newline_in_stdout=False, env=QUIET_GIT
         )
-        head = command.rev_parse("--verify", "--quiet", "HEAD^{commit}", with_exceptions=False) or None
-        branch = command.symbolic_ref("--quiet", "--short", "HEAD", with_exceptions=False) or None
     except git.GitCommandError as exc:
         detail = (exc.stderr or str(exc)).strip().splitlines()
         reason = detail[-1].strip() if detail else "git failed"
@@ -103,15 +126,15 @@ def read_worktree(cwd: Path) -> WorktreeState:
     except (git.GitCommandNotFound, OSError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise GitUnavailableError(f"cannot check the work tree: no usable git binary ({first_line})") from None
-    staged, unstaged, untracked = parse_porcelain(output)
-    paths = dict.fromkeys((*staged, *unstaged, *untracked))
+    status = parse_status(output)
+    paths = dict.fromkeys((*status.staged, *status.unstaged, *status.untracked))
     return WorktreeState(
         root=root,
-        head=head,
-        branch=branch,
-        staged=tuple(staged),
-        unstaged=tuple(unstaged),
-        untracked=tuple(untracked),
+        head=status.head,
+        branch=status.branch,
+        staged=tuple(status.staged),
+        unstaged=tuple(status.unstaged),
+        untracked=tuple(status.untracked),
         signatures={path: sign(root, path) for path in paths},
     )
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from runtests.errors import EXIT_DIRTY_WORKTREE, DirtyWorktreeError, GitUnavailableError
-from runtests.gitcheck import compare_worktrees, enforce_clean, parse_porcelain, read_worktree
+from runtests.gitcheck import Status, compare_worktrees, enforce_clean, parse_status, read_worktree
 from tests.conftest import GIT_IDENTITY, clean_environ, git
 
 
@@ -94,23 +94,49 @@ def test_ignored_files_not_reported(repo: Path) -> None:
     enforce_clean(state, staged_expected=False)
 
 
-def test_parse_porcelain_literal_rename_and_copy() -> None:
-    text = "R  new name.txt\0old -> name.txt\0 M mod.txt\0?? un.txt\0A  add.txt\0"
-    text += "RM moved.py\0orig.py\0C  copy.txt\0src.txt\0"
-    staged, unstaged, untracked = parse_porcelain(text)
-    assert staged == ["new name.txt", "add.txt", "moved.py", "copy.txt"]
-    assert unstaged == ["mod.txt", "moved.py"]
-    assert untracked == ["un.txt"]
-    assert parse_porcelain("") == ([], [], [])
+def test_parse_status_literal_renames_copies_unmerged_and_spaces() -> None:
+    z = "0" * 40
+    text = "\0".join(
+        [
+            f"# branch.oid {z[:-1]}1",
+            "# branch.head feature/x y",
+            "# branch.upstream origin/feature",
+            "# branch.ab +1 -0",
+            f"2 R. N... 100644 100644 100644 {z} {z} R100 new name.txt",
+            "old -> name.txt",
+            f"1 .M N... 100644 100644 100644 {z} {z} mod.txt",
+            "? un tracked.txt",
+            f"1 A. N... 000000 100644 100644 {z} {z} add.txt",
+            f"2 RM N... 100644 100644 100644 {z} {z} R90 moved.py",
+            "orig.py",
+            f"2 C. N... 100644 100644 100644 {z} {z} C75 copy.txt",
+            "src.txt",
+            f"u UU N... 100644 100644 100644 100644 {z} {z} {z} both.txt",
+            "! ignored.log",
+            "",
+        ]
+    )
+    status = parse_status(text)
+    assert status.head == z[:-1] + "1" and status.branch == "feature/x y"
+    assert status.staged == ["new name.txt", "add.txt", "moved.py", "copy.txt", "both.txt"]
+    assert status.unstaged == ["mod.txt", "moved.py", "both.txt"]
+    assert status.untracked == ["un tracked.txt"]
+    assert parse_status("# branch.oid (initial)\0# branch.head (detached)\0") == Status(None, None, [], [], [])
 
 
 def test_rename_in_a_real_repository(repo: Path) -> None:
     git(repo, "mv", "a.txt", "renamed.txt")
-    assert "R  renamed.txt\0a.txt\0" in git(repo, "status", "--porcelain=v1", "-z")
+    assert "renamed.txt\0a.txt\0" in git(repo, "status", "--porcelain=v2", "-z")
     state = read_worktree(repo)
     assert state.staged == ("renamed.txt",)
     assert (state.unstaged, state.untracked) == ((), ())
     assert "a.txt" not in state.signatures
+
+
+def test_detached_head(repo: Path) -> None:
+    git(repo, "checkout", "--quiet", "--detach")
+    state = read_worktree(repo)
+    assert state.branch is None and state.head == git(repo, "rev-parse", "HEAD").strip()
 
 
 def test_not_a_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
