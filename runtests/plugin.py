@@ -13,7 +13,7 @@ import signal
 import threading
 from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 
@@ -81,10 +81,13 @@ def pytest_configure(config: pytest.Config) -> None:
     path = config.getoption(events.EVENTS_OPTION)
     if path and not is_xdist_worker(config):
         config.pluginmanager.register(EventWriter(config, path), "runtests-event-writer")
+    limit = config.getoption(events.TIMEOUT_OPTION)
+    if limit:  # hook wrappers only where they have work: each costs every test a little
+        config.pluginmanager.register(TestTimer(limit), "runtests-test-timer")
 
 
 def plain_nodeid(nodeid: str) -> str:
-    return GROUP_SUFFIX.sub("", nodeid)
+    return GROUP_SUFFIX.sub("", nodeid) if "@" in nodeid else nodeid
 
 
 def deselect(config: pytest.Config, items: list[pytest.Item], keep: Callable[[pytest.Item], bool]) -> list[str]:
@@ -101,6 +104,9 @@ def deselect(config: pytest.Config, items: list[pytest.Item], keep: Callable[[py
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Keep this phase's tests (by the marker, or a list), then this shard's share, then order them."""
+    tagged = any(group_of(item) is not None for item in items)
+    if tagged and not config.pluginmanager.has_plugin("runtests-group-tagger"):
+        config.pluginmanager.register(GroupTagger(), "runtests-group-tagger")
     select = config.getoption(events.SELECT_OPTION)
     if select == events.SELECT_LISTED:
         with open(config.getoption(events.ONLY_OPTION), encoding="utf-8") as listing:
@@ -200,35 +206,48 @@ def group_of(item: pytest.Item) -> str | None:
     return str(marker.args[0] if marker.args else marker.kwargs.get("name", "default"))
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
-    """Tag reports in the process that ran the test; xdist carries such attributes to the controller."""
-    report = yield
-    group = group_of(item)
-    if group is not None:
-        report.runtests_group = group
-    if call.excinfo is not None and call.excinfo.errisinstance(TestTimeout):
-        report.runtests_timeout = True
-    return report
+class GroupTagger:
+    """Tags each report with its test's xdist_group, in the process that ran the test (xdist carries it on)."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+        report = yield
+        group = group_of(item)
+        if group is not None:
+            report.runtests_group = group
+        return report
+
+
+class TestTimer:
+    """--timeout: a per-test alarm around setup, call and teardown (main thread only; the runner watches the rest)."""
+
+    __test__ = False
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, Any, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return (yield)
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, self.limit)
+        try:
+            return (yield)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+        report = yield
+        if call.excinfo is not None and call.excinfo.errisinstance(TestTimeout):
+            report.runtests_timeout = True
+        return report
 
 
 def on_alarm(signum: int, frame: Any) -> None:
     raise TestTimeout("runtests: the test ran past its --timeout")
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, Any, Any]:
-    """Arm a per-test alarm around setup, call and teardown (main thread only; the runner watches the rest)."""
-    limit = item.config.getoption(events.TIMEOUT_OPTION)
-    if not limit or threading.current_thread() is not threading.main_thread():
-        return (yield)
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, limit)
-    try:
-        return (yield)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def append_event(path: str | None, event: dict[str, Any]) -> None:
@@ -260,19 +279,66 @@ def is_subtest_report(report: Any) -> bool:
     return type(report).__name__.lower() == "subtestreport"
 
 
+def describe_report(report: pytest.TestReport) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "when": report.when,
+        "outcome": report.outcome,
+        "duration": report.duration,
+        "start": getattr(report, "start", None),
+        "stop": getattr(report, "stop", None),
+    }
+    if report.failed or report.skipped:
+        entry["longrepr"] = describe_longrepr(report)
+        if report.failed:
+            entry["sections"] = [list(section) for section in report.sections]
+            crash = getattr(report.longrepr, "reprcrash", None)
+            if crash is not None:
+                entry["crash"] = [str(crash.path), crash.lineno]
+    if hasattr(report, "wasxfail"):
+        entry["xfail"] = True
+        entry["reason"] = report.wasxfail
+    if getattr(report, "runtests_timeout", False):
+        entry["timeout"] = True
+    return entry
+
+
+def compact(test: dict[str, Any]) -> dict[str, Any]:
+    """Plain passed reports were kept as (when, duration, start, stop) tuples, cheap to make. A test whose setup,
+    call and teardown all passed so travels as one passed "call" report spanning them: the same verdict, duration
+    (their sum), start and stop, in a third of the floats to encode and decode. Otherwise each becomes a dict."""
+    reports = test["reports"]
+    if len(reports) == 3 and all(type(r) is tuple for r in reports):
+        (_, setup_s, start, _), (_, call_s, _, _), (_, teardown_s, _, stop) = reports
+        duration = setup_s + call_s + teardown_s
+        test["reports"] = [{"when": "call", "outcome": "passed", "duration": duration, "start": start, "stop": stop}]
+    else:
+        test["reports"] = [
+            {"when": r[0], "outcome": "passed", "duration": r[1], "start": r[2], "stop": r[3]}
+            if type(r) is tuple
+            else r
+            for r in reports
+        ]
+    return test
+
+
 class EventWriter:
     """Lives in the controller (or the only) pytest process and writes the events file."""
 
     def __init__(self, config: pytest.Config, path: str) -> None:
         self.config = config
-        # Line-buffered: every event reaches the file at once, so a killed process loses nothing written.
-        self.stream: IO[str] = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        # One write() per event on an O_APPEND descriptor: every event reaches the file at once and whole, so a
+        # killed process loses nothing written, and the lines of xdist's gw0 (append_event) never interleave.
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self.pending: dict[str, dict[str, Any]] = {}
         self.held_back: list[str] | None = None
         self.collected_sent = False
 
     def emit(self, event: dict[str, Any]) -> None:
-        self.stream.write(events.encode(event))
+        self.write(events.encode(event))
+
+    def write(self, line: str) -> None:
+        if self.fd >= 0:
+            os.write(self.fd, line.encode("ascii"))
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         option = self.config.option
@@ -312,7 +378,7 @@ class EventWriter:
             self.emit({"e": "collected", "ids": [plain_nodeid(nodeid) for nodeid in ids]})
 
     def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
-        self.emit({"e": "begin", "nodeid": plain_nodeid(nodeid)})
+        self.write(events.encode_begin(plain_nodeid(nodeid)))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         test = self.pending.get(report.nodeid)
@@ -320,14 +386,16 @@ class EventWriter:
             test = self.pending[report.nodeid] = {
                 "e": "test",
                 "nodeid": plain_nodeid(report.nodeid),
-                "group": getattr(report, "runtests_group", None),
-                "worker": worker_of(report),
                 "location": list(report.location) if report.location else None,
                 "reports": [],
-                "subtests": [],
             }
+            worker, group = worker_of(report), getattr(report, "runtests_group", None)
+            if worker is not None:  # absent keys read as None: smaller lines, cheaper to write and read
+                test["worker"] = worker
+            if group is not None:
+                test["group"] = group
         if is_subtest_report(report):
-            test["subtests"].append(
+            test.setdefault("subtests", []).append(
                 {
                     "outcome": report.outcome,
                     "description": report._sub_test_description(),
@@ -336,29 +404,14 @@ class EventWriter:
                 }
             )
             return
-        entry: dict[str, Any] = {
-            "when": report.when,
-            "outcome": report.outcome,
-            "duration": report.duration,
-            "start": getattr(report, "start", None),
-            "stop": getattr(report, "stop", None),
-            "xfail": hasattr(report, "wasxfail"),
-        }
-        if report.failed or report.skipped:
-            entry["longrepr"] = describe_longrepr(report)
-            if report.failed:
-                entry["sections"] = [list(section) for section in report.sections]
-                crash = getattr(report.longrepr, "reprcrash", None)
-                if crash is not None:
-                    entry["crash"] = [str(crash.path), crash.lineno]
-        if hasattr(report, "wasxfail"):
-            entry["reason"] = report.wasxfail
-        if getattr(report, "runtests_timeout", False):
-            entry["timeout"] = True
-        test["reports"].append(entry)
+        if report.passed and not hasattr(report, "wasxfail") and not getattr(report, "runtests_timeout", False):
+            # The common case, kept as a tuple: see `compact`.
+            test["reports"].append((report.when, report.duration, report.start, report.stop))
+        else:
+            test["reports"].append(describe_report(report))
         # Teardown closes a test; "???" is xdist's report for a test whose worker died mid-run.
         if report.when in ("teardown", "???"):
-            self.emit(self.pending.pop(report.nodeid))
+            self.emit(compact(self.pending.pop(report.nodeid)))
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -371,9 +424,11 @@ class EventWriter:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         for test in self.pending.values():  # interrupted mid-test: what we know is still a result
             test["unfinished"] = True
-            self.emit(test)
+            self.emit(compact(test))
         self.pending.clear()
         self.emit({"e": "finish", "exitstatus": int(exitstatus)})
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        self.stream.close()
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1

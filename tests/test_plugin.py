@@ -129,7 +129,7 @@ def test_unmarked_phase(pytester: pytest.Pytester, workers: int) -> None:
     tests = of_kind(got, "test")
     assert Counter(test["nodeid"] for test in tests) == Counter(UNMARKED_OUTCOMES.keys())  # each exactly once
     assert Counter(begin["nodeid"] for begin in of_kind(got, "begin")) == Counter(UNMARKED_OUTCOMES.keys())
-    assert {test["worker"] for test in tests} == ({"gw0", "gw1"} if workers else {None})
+    assert {test.get("worker") for test in tests} == ({"gw0", "gw1"} if workers else {None})
     assert not any(test.get("unfinished") for test in tests)
     teardown_error = next(test for test in tests if test["nodeid"].endswith("test_teardown_error"))
     steps = [(report["when"], report["outcome"]) for report in teardown_error["reports"]]
