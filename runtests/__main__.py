@@ -1,5 +1,5 @@
 import sys
 
-from runtests.cli import main
+from runtests.launch import main
 
 sys.exit(main())

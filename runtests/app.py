@@ -16,6 +16,7 @@ from runtests import durations, gitcheck, sizing
 from runtests.config import Options
 from runtests.diagnose import apply_retries, check_guarantees, find_suspects
 from runtests.errors import GitUnavailableError, UsageError
+from runtests.launch import Launcher, take_prestarted
 from runtests.plan import PARALLEL, Phase, Plan, make_plan, make_retry_phase
 from runtests.report.jsonreport import check_writable, describe_context, make_report, write_report
 from runtests.results import Outcome, PhaseRecorder, PhaseResult, RunSummary
@@ -70,7 +71,7 @@ class WorktreeWatch:
         if self.latest is None:
             return
         try:
-            state = gitcheck.read_worktree(self.cwd)
+            state = gitcheck.read_worktree(self.cwd, root=self.latest.root)
         except GitUnavailableError as exc:
             self.problem = f"could not re-check the work tree after the {name} phase: {exc}"
             self.latest = None
@@ -89,14 +90,21 @@ class WorktreeWatch:
 class PhaseStarter:
     """Starts each phase's pytest process, held at its gate; the next phase ahead of time when it will run."""
 
-    def __init__(self, options: Options, workdir: Path, environ: Mapping[str, str]) -> None:
+    def __init__(
+        self, options: Options, workdir: Path, environ: Mapping[str, str], launcher: Launcher | None = None
+    ) -> None:
         self.options = options
         self.workdir = workdir
         self.environ = environ
         self.waiting: dict[str, PhaseProcess] = {}
+        self.launcher = launcher  # started by the entry point, already importing pytest: for the first phase
 
     def start(self, phase: Phase, only_ids: list[str] | None = None) -> None:
         if phase.name not in self.waiting:
+            launcher, self.launcher = self.launcher, None
+            if launcher is not None and not launcher.fits(self.environ, self.options.stream):
+                launcher.discard()
+                launcher = None
             self.waiting[phase.name] = PhaseProcess(
                 phase,
                 cwd=self.options.cwd,
@@ -104,6 +112,7 @@ class PhaseStarter:
                 stream_output=self.options.stream,
                 environ=self.environ,
                 only_ids=only_ids,
+                launcher=launcher,
             )
 
     def start_ahead(self, phases: Sequence[Phase], held_back: list[str]) -> None:
@@ -118,6 +127,9 @@ class PhaseStarter:
 
     def cancel(self, name: str | None = None) -> None:
         """Stop processes that will not run (one phase, or all); they exit at the gate, before any test code."""
+        if name is None and self.launcher is not None:
+            self.launcher.discard()
+            self.launcher = None
         for key in [name] if name is not None else list(self.waiting):
             process = self.waiting.pop(key, None)
             if process is not None:
@@ -307,8 +319,9 @@ def run(options: Options, environ: Mapping[str, str], live: bool) -> int:
     for path, flag in outputs:
         if path is not None:
             check_writable(path, flag)
-    workdir = Path(tempfile.mkdtemp(prefix="runtests-"))
-    starter = PhaseStarter(options, workdir, environ)
+    launcher = take_prestarted()
+    workdir = launcher.workdir if launcher is not None else Path(tempfile.mkdtemp(prefix="runtests-"))
+    starter = PhaseStarter(options, workdir, environ, launcher)
     try:
         if plan.phases:  # pytest starts up, held at its gate, while runtests checks the work tree
             starter.start(plan.phases[0])

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from runtests import events
+from runtests.launch import Launcher, make_env
 from runtests.plan import Phase
 
 POLL_INTERVAL_S = 0.02  # how soon a finished phase is noticed; each poll is one read of the events file
 TERMINATE_TIMEOUT_S = 10.0  # from the polite SIGINT to SIGKILL
 HUNG_TEST_GRACE_S = 5.0  # past --timeout, for a test stuck where the in-process alarm cannot interrupt it
-PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 
 EventCallback = Callable[[dict[str, Any]], None]
 
@@ -89,14 +89,6 @@ def make_command(phase: Phase, events_path: Path) -> list[str]:
     return [sys.executable, "-m", "pytest", f"{events.EVENTS_OPTION}={events_path}", *phase.argv]
 
 
-def make_env(environ: Mapping[str, str]) -> dict[str, str]:
-    """The child's environment: importable runtests.plugin, even from a checkout that is not installed."""
-    env = dict(environ)
-    paths = [PACKAGE_PARENT, *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
-    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    return env
-
-
 class EventReader:
     """Reads whole lines appended to the events file; keeps a torn last line until it is complete."""
 
@@ -148,16 +140,24 @@ class PhaseProcess:
         stream_output: bool,
         environ: Mapping[str, str],
         only_ids: list[str] | None = None,
+        launcher: Launcher | None = None,
     ) -> None:
+        """Start the process; through `launcher` (already importing pytest) when one is given: it must fit."""
         self.phase = phase
+        self.output_path: Path | None  # pytest's own output, unless it goes to the terminal
         self.events_path = workdir / f"{phase.name}.events.jsonl"
         self.events_path.touch()
-        self.output_path = None if stream_output else workdir / f"{phase.name}.output.txt"
         command = make_command(phase, self.events_path)
         if only_ids is not None:
             listing = workdir / f"{phase.name}.only.txt"
             listing.write_text("".join(f"{nodeid}\n" for nodeid in only_ids), encoding="utf-8")
             command.append(f"{events.ONLY_OPTION}={listing}")
+        if launcher is not None:
+            command.append(f"{events.GATE_OPTION}={launcher.gate_read}")
+            launcher.launch(command[3:], cwd)  # what follows `python -m pytest`
+            self.process, self.gate, self.output_path = launcher.process, launcher.gate, launcher.output_path
+            return
+        self.output_path = None if stream_output else workdir / f"{phase.name}.output.txt"
         gate_read, self.gate = os.pipe()
         command.append(f"{events.GATE_OPTION}={gate_read}")
         with contextlib.ExitStack() as stack:

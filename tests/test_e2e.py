@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -327,6 +329,49 @@ def test_sequential_mode_runs_everything_in_one_process(sample_project):
     assert [phase["name"] for phase in run.report["phases"]] == ["serial"]
     assert {test["phase"] for test in run.report["tests"]} == {"serial"}
     assert run.report["totals"]["passed"] == 2
+
+
+PROCESS_FACTS = """
+import json, os, sys
+
+def test_where_am_i(worker_id):
+    facts = {
+        "cwd": os.getcwd(),
+        "cwd_on_path": os.getcwd() in sys.path,
+        "argv0": sys.argv[0],
+        "runtests_modules": sorted(name for name in sys.modules if name.split(".")[0] == "runtests"),
+        "worker": worker_id,
+    }
+    with open(f"facts-{worker_id}.json", "w") as out:
+        json.dump(facts, out)
+"""
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_the_pytest_process_is_as_python_m_pytest_started_it(sample_project, tmp_path, workers):
+    """The first phase's process is started ahead, before runtests has read its options (runtests/launch.py):
+    it must still be what `python -m pytest` in the run directory is, warnings as errors included."""
+    project = sample_project(
+        {
+            "pytest.ini": "[pytest]\naddopts = --strict-markers -p no:cacheprovider\nfilterwarnings = error\n",
+            "tests/test_facts.py": PROCESS_FACTS,
+        }
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "runtests", "-C", str(project.path), "-n", workers, "--git-check", "off"],
+        cwd=elsewhere, env=clean_environ(), capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    worker = "master" if workers == "0" else "gw0"
+    facts = json.loads((project.path / f"facts-{worker}.json").read_text())
+    if workers == "0":
+        assert facts["cwd_on_path"]  # as `python -m` puts the run directory on sys.path
+        assert facts["argv0"].endswith(os.path.join("pytest", "__main__.py"))
+    assert facts["cwd"] == str(project.path)
+    assert facts["runtests_modules"] == ["runtests", "runtests.durations", "runtests.events", "runtests.ordering",
+                                         "runtests.plugin"]  # fmt: skip
 
 
 def test_stream_shows_pytests_own_output(sample_project):
