@@ -5,6 +5,7 @@
     python benchmarks/bench.py makespan     # heavy-tailed suite: wall / physical bound, longest-first vs collection
     python benchmarks/bench.py sequential   # 1,000 trivial tests with history vs `pytest -p no:xdist`
     python benchmarks/bench.py scale        # 20,000 trivial tests: runtests' own peak RSS and CPU share
+    python benchmarks/bench.py startup      # `runtests --version` vs `python -c pass` + `python -c "import click"`
 
 The machine is shared and noisy: every figure is a median of alternating repetitions, and the conclusions
 are ratios measured in the same run, never absolute times. Results go to stdout and, with --json, a file.
@@ -42,11 +43,16 @@ MEASURE_SELF = (
 )
 
 
+# As on a developer's machine: Python may cache bytecode (a sandbox that sets PYTHONDONTWRITEBYTECODE would
+# make every command recompile runtests, pytest's rewritten test modules and the suite, each run).
+ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+
+
 def timed(*commands: list[str], cwd: Path, ok: tuple[int, ...] = (0, 1, 5)) -> float:
     """Wall seconds of the commands run one after the other (a raw run is two pytest commands)."""
     began = time.perf_counter()
     for command in commands:
-        done = subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        done = subprocess.run(command, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if done.returncode not in ok:
             raise SystemExit(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr}")
     return time.perf_counter() - began
@@ -88,9 +94,9 @@ def bench_noserial(args: argparse.Namespace, work: Path) -> dict[str, object]:
     """No serial test: the serial phase must cost nothing, so runtests should match one `pytest -n 2`."""
     suite = make_suite(work / "noserial", tests=args.tests, modules=20, serial_share=0.0)
     runtests = [*RUNTESTS, "-n", "2", "-p", "no:cacheprovider"]
-    raw = RAW_PARALLEL[: RAW_PARALLEL.index("-m")]
+    raw = [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"]
     print(f"noserial: {args.tests} trivial tests, none serial; runtests vs `{' '.join(raw[2:])}`")
-    skipped = subprocess.run(runtests, cwd=suite, capture_output=True, text=True).stdout
+    skipped = subprocess.run(runtests, cwd=suite, env=ENV, capture_output=True, text=True).stdout
     print("  " + next((line for line in skipped.splitlines() if line.startswith("serial phase")), "(no serial line)"))
     raw_times, ours = alternate(args.pairs, suite, [raw], [runtests])
     ratio = show("runtests", ours) / show("pytest -n 2", raw_times)
@@ -103,7 +109,7 @@ def bench_sequential(args: argparse.Namespace, work: Path) -> dict[str, object]:
     raw = [PY, "-m", "pytest", "-q", "-p", "no:xdist"]
     print(f"sequential: {args.tests} trivial tests, durations recorded, default options vs `pytest -p no:xdist`")
     timed(RUNTESTS, cwd=suite)  # records the durations
-    first = subprocess.run(RUNTESTS, cwd=suite, capture_output=True, text=True).stdout
+    first = subprocess.run(RUNTESTS, cwd=suite, env=ENV, capture_output=True, text=True).stdout
     print("  " + next((line for line in first.splitlines() if "-n auto:" in line), "(no sizing note)"))
     raw_times, ours = alternate(args.pairs, suite, [raw], [RUNTESTS])
     ratio = show("runtests", ours) / show("pytest -p no:xdist", raw_times)
@@ -142,7 +148,7 @@ def bench_scale(args: argparse.Namespace, work: Path) -> dict[str, object]:
     suite = make_suite(work / "scale", tests=args.scale_tests, modules=100, serial_share=0.05)
     command = [PY, "-c", MEASURE_SELF, "-n", "2", "-p", "no:cacheprovider"]
     print(f"scale: {args.scale_tests} trivial tests, runtests' own process measured from inside")
-    done = subprocess.run(command, cwd=suite, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=suite, env=ENV, capture_output=True, text=True)
     line = next(line for line in done.stderr.splitlines() if line.startswith("RUSAGE"))
     _, rss_kb, own_cpu, children_cpu = line.split()
     rss_mb, share = int(rss_kb) / 1024, float(own_cpu) / (float(own_cpu) + float(children_cpu))
@@ -151,12 +157,24 @@ def bench_scale(args: argparse.Namespace, work: Path) -> dict[str, object]:
     return {"tests": args.scale_tests, "peak_rss_mb": rss_mb, "cpu_share": share}
 
 
+def bench_startup(args: argparse.Namespace, work: Path) -> dict[str, object]:
+    """`runtests --version` against the floor any Click program pays: an interpreter that imports click."""
+    runs = max(args.pairs, 10)
+    floor = [PY, "-c", "import click"]
+    print(f"startup: runtests --version vs python -c 'import click'; {runs} alternating pairs")
+    click_times, ours = alternate(runs, work, [floor], [[*RUNTESTS, "--version"]])
+    ratio = show("runtests --version", ours) / show("python -c 'import click'", click_times)
+    print(f"  ratio runtests --version / python -c 'import click': {ratio:.2f}")
+    return {"runtests_s": ours, "import_click_s": click_times, "ratio": ratio}
+
+
 BENCHES = {
     "overhead": bench_overhead,
     "noserial": bench_noserial,
     "sequential": bench_sequential,
     "makespan": bench_makespan,
     "scale": bench_scale,
+    "startup": bench_startup,
 }
 
 
