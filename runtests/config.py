@@ -180,6 +180,9 @@ def read_config(path: Path) -> dict[str, Any]:
     return settings
 
 
+DEBUGGERS = {"--pdb", "--trace"}  # pytest's; runtests' own --trace PATH is parsed before pytest's arguments
+
+
 def make_options(cwd: Path, cli: Mapping[str, Any], pytest_args: tuple[str, ...]) -> Options:
     """Merge defaults, the config file and the CLI (given values only) into validated Options."""
     if not cwd.is_dir():
@@ -198,4 +201,7 @@ def make_options(cwd: Path, cli: Mapping[str, Any], pytest_args: tuple[str, ...]
             raise UsageError(f"{option} {value!r} is not valid; expected {CONFIG_KEYS[key]}") from None
         if key in PATHS:
             settings[key] = cwd / value  # relative to -C, as git -C does
-    return Options(cwd=cwd, pytest_args=(*config_args, *pytest_args), config_file=config_file, **settings)
+    all_args = (*config_args, *pytest_args)
+    if DEBUGGERS.intersection(all_args):
+        settings["stream"] = True  # a debugger needs the terminal: pytest's own output and input, no live view
+    return Options(cwd=cwd, pytest_args=all_args, config_file=config_file, **settings)

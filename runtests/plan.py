@@ -6,7 +6,7 @@ import dataclasses
 import re
 
 from runtests import events
-from runtests.config import Options
+from runtests.config import DEBUGGERS, Options
 from runtests.errors import UsageError
 
 PARALLEL = "parallel"
@@ -20,7 +20,6 @@ XDIST_OPTION = re.compile(r"(-n|--numprocesses|--maxprocesses|-d|--dist|--tx)(=.
 NO_XDIST = {"no:xdist", "no:xdist.plugin"}
 # `-x` alone or in a cluster of pytest's value-less short flags (`-vx`), not in `-rfEx` (a value).
 EXIT_FIRST = re.compile(r"-[vqsl]*x[vqslx]*\Z")
-DEBUGGERS = {"--pdb", "--trace"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +106,7 @@ def make_plan(options: Options) -> Plan:
     workers = options.workers
     if any(arg in DEBUGGERS for arg in args) and workers != 0:
         # xdist cannot attach a debugger to a worker; it falls back to sequential too.
-        notes.append("--pdb/--trace given: running every phase sequentially (-n 0)")
+        notes.append("--pdb/--trace given: running every phase sequentially (-n 0), with pytest's own output")
         workers = 0
     phases: list[Phase] = []
     if workers == 0:

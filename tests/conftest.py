@@ -92,7 +92,12 @@ class Project:
         git(self.path, "commit", "-q", "--allow-empty", "-m", "sample")
 
     def run(
-        self, *args: str, env: Mapping[str, str] | None = None, report: bool = True, timeout: float = 120
+        self,
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        report: bool = True,
+        timeout: float = 120,
+        input_text: str | None = None,
     ) -> RunOutcome:
         report_path = self.path.parent / f"{self.path.name}-report.json" if report else None
         argv = [sys.executable, "-m", "runtests", *args]
@@ -106,7 +111,7 @@ class Project:
             capture_output=True,
             text=True,
             timeout=timeout,
-            stdin=subprocess.DEVNULL,
+            **({"input": input_text} if input_text is not None else {"stdin": subprocess.DEVNULL}),
         )
         return RunOutcome(argv, self.path, done.returncode, done.stdout, done.stderr, report_path)
 

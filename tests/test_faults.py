@@ -353,10 +353,11 @@ def test_no_git_binary_and_unborn_head(sample_project, tmp_path):
     assert "no commit yet (unborn HEAD)" in done.stdout
 
 
-def test_pdb_falls_back_to_sequential(sample_project):
+def test_pdb_falls_back_to_sequential_with_the_terminal(sample_project):
     project = sample_project(
-        {"test_a.py": "import pytest\n\ndef test_a(): pass\n\n@pytest.mark.serial\ndef test_b(): pass\n"}
+        {"test_a.py": "import pytest\n\ndef test_a(): assert 1 == 2\n\n@pytest.mark.serial\ndef test_b(): pass\n"}
     )
-    run = project.run("--pdb").assert_exit(0)
+    run = project.run("--pdb", input_text="p 6 * 7\ncontinue\n").assert_exit(1)
     assert "--pdb/--trace given: running every phase sequentially" in run.stdout
     assert [phase["workers"] for phase in run.report["phases"] if phase["ran"]] == [0]
+    assert "entering PDB" in run.stdout and "(Pdb) 42" in run.stdout  # the debugger read what we typed
