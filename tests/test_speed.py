@@ -4,8 +4,12 @@ assertions: only which test started first, what was chosen, and what was written
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
+
+from tests.conftest import clean_environ
 
 pytestmark = pytest.mark.e2e
 
@@ -71,3 +75,70 @@ def test_trace_slowest_and_busy_shares(sample_project, tmp_path):
     assert all(event["dur"] > 0 and event["ts"] >= 0 for event in slices)
     assert "slowest 2 tests:" in run.stdout and "test_zlong.py::test_long" in run.stdout
     assert "parallel phase: workers busy gw0 " in run.stdout and "idle tail" in run.stdout
+
+
+EXIT_FACTS = {
+    "conftest.py": """
+        import atexit, gc, os, pathlib
+
+        def record_at_exit():  # registered before runtests' handler, so it runs after it
+            name = os.environ.get("PYTEST_XDIST_WORKER", "main")
+            pathlib.Path(f"exit-{name}-{os.getpid()}").write_text(str(gc.get_freeze_count()))
+
+        atexit.register(record_at_exit)
+    """,
+    "test_cycle.py": """
+        import atexit, os, pathlib, pytest
+
+        class Cycle:
+            def __init__(self):
+                self.me = self
+
+            def __del__(self):
+                pathlib.Path(f"finalized-{os.getpid()}").touch()
+
+        held = []
+
+        def leave_a_cycle():
+            pathlib.Path(f"ran-{os.getpid()}").touch()
+            if not held:
+                held.append(Cycle())
+                atexit.register(held.clear)  # runs before runtests' handler: garbage when it collects
+
+        @pytest.mark.parametrize("n", range(4))
+        def test_parallel(n):
+            leave_a_cycle()
+
+        @pytest.mark.serial
+        def test_serial():
+            leave_a_cycle()
+    """,
+}
+
+
+def test_pytest_processes_collect_then_freeze_at_exit_and_finalize_their_garbage(sample_project):
+    """Each pytest process of a run (controller, workers, serial phase) collects at exit, then freezes the heap
+    so that Python's shutdown skips its collections; garbage that exists at exit is still finalized."""
+    project = sample_project(EXIT_FACTS)
+    project.run("-n", "2", "--git-check", "off").assert_exit(0)
+    facts = {path.name: path.read_text() for path in project.path.glob("exit-*")}
+    assert len(facts) == 4, facts  # the controller, two workers, the serial phase
+    assert all(int(count) > 0 for count in facts.values()), facts
+    assert pids(project, "finalized-") == pids(project, "ran-") and len(pids(project, "ran-")) >= 2
+
+
+def pids(project, prefix: str) -> set[str]:
+    return {path.name.removeprefix(prefix) for path in project.path.glob(f"{prefix}*")}
+
+
+def test_plain_pytest_exits_as_before(sample_project):
+    """The runtests plugin is registered with pytest (for the marker): outside a run it changes nothing at exit."""
+    project = sample_project(EXIT_FACTS)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"],
+        cwd=project.path, env=clean_environ(), capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    (fact,) = project.path.glob("exit-main-*")
+    assert fact.read_text() == "0"
+    assert pids(project, "finalized-") == pids(project, "ran-") and len(pids(project, "ran-")) == 1
