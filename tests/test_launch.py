@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,3 +87,17 @@ def test_discard_prestarted_removes_its_workdir() -> None:
     launch.discard_prestarted()
     assert not launcher.workdir.exists()
     assert launcher.process.returncode is not None
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--no-such-option"]])
+def test_the_heap_is_frozen_once_runtests_is_done(argv: list[str]) -> None:
+    """After the last line, Python's shutdown need not collect runtests' own heap again."""
+    script = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0))\n"  # runs after main() returned
+        "from runtests.launch import main\n"
+        f"sys.argv = ['runtests', *{argv!r}]\n"
+        "sys.exit(main())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], env=clean_environ(), capture_output=True, text=True)
+    assert done.stdout.splitlines()[-1] == "frozen True", done.stdout + done.stderr
