@@ -72,12 +72,18 @@ def alternate(pairs: int, cwd: Path, a: list[list[str]], b: list[list[str]]) -> 
 
 
 def compare(label: str, ours: list[float], theirs: list[float]) -> dict[str, float]:
-    """Two estimates of ours / theirs: the ratio of the medians, and the median of the per-pair ratios (each pair
-    ran back to back, so a slow spell of the machine hits both sides of it alike; the figure we quote)."""
-    of_medians = statistics.median(ours) / statistics.median(theirs)
+    """Three estimates of ours / theirs: the median of the per-pair ratios (each pair ran back to back, so a slow
+    spell of the machine hits both sides of it alike; the figure we quote), the ratio of the medians, and the
+    ratio of the fastest runs (the least disturbed of each, when neighbours make the spread large)."""
     of_pairs = statistics.median(a / b for a, b in zip(ours, theirs, strict=True))
-    print(f"  ratio {label}: {of_pairs:.3f} (median of pair ratios; ratio of medians {of_medians:.3f})")
-    return {"ratio": of_pairs, "ratio_of_medians": of_medians}
+    of_medians = statistics.median(ours) / statistics.median(theirs)
+    of_fastest = min(ours) / min(theirs)
+    spread = max(theirs) / min(theirs)
+    print(
+        f"  ratio {label}: {of_pairs:.3f} (median of pair ratios; ratio of medians {of_medians:.3f}; "
+        f"of the fastest runs {of_fastest:.3f}; slowest/fastest raw run {spread:.2f})"
+    )
+    return {"ratio": of_pairs, "ratio_of_medians": of_medians, "ratio_of_fastest": of_fastest, "raw_spread": spread}
 
 
 def show(name: str, times: list[float]) -> float:
