@@ -7,6 +7,8 @@
     python benchmarks/bench.py scale        # 20,000 trivial tests: runtests' own peak RSS and CPU share
     python benchmarks/bench.py startup      # `runtests --version` vs `python -c pass` + `python -c "import click"`
 
+    python benchmarks/bench.py overhead --baseline ../old-checkout   # and runtests from another checkout
+
 The machine is shared and noisy: every figure is a median of alternating repetitions, and the conclusions
 are ratios measured in the same run, never absolute times. Results go to stdout and, with --json, a file.
 """
@@ -48,27 +50,58 @@ MEASURE_SELF = (
 ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
 
 
-def timed(*commands: list[str], cwd: Path, ok: tuple[int, ...] = (0, 1, 5)) -> float:
+def timed(*commands: list[str], cwd: Path, env: dict[str, str] | None = None, ok: tuple[int, ...] = (0, 1, 5)) -> float:
     """Wall seconds of the commands run one after the other (a raw run is two pytest commands)."""
     began = time.perf_counter()
     for command in commands:
-        done = subprocess.run(command, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        done = subprocess.run(
+            command, cwd=cwd, env=env or ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
         if done.returncode not in ok:
             raise SystemExit(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr}")
     return time.perf_counter() - began
 
 
-def alternate(pairs: int, cwd: Path, a: list[list[str]], b: list[list[str]]) -> tuple[list[float], list[float]]:
-    """`pairs` timings of each, alternating which goes first so drift in machine load hits both alike."""
-    first, second = [], []
-    for index in range(pairs):
-        if index % 2:
-            second.append(timed(*b, cwd=cwd))
-            first.append(timed(*a, cwd=cwd))
-        else:
-            first.append(timed(*a, cwd=cwd))
-            second.append(timed(*b, cwd=cwd))
-    return first, second
+Variant = tuple[list[list[str]], dict[str, str] | None]  # commands run one after the other, their environment
+
+
+def rotate(rounds: int, cwd: Path, variants: list[Variant]) -> list[list[float]]:
+    """`rounds` timings of each variant; each round starts one variant further along, so that drift in the
+    machine's load hits them all alike (with two variants: alternating which goes first)."""
+    times: list[list[float]] = [[] for _ in variants]
+    for index in range(rounds):
+        for step in range(len(variants)):
+            which = (index + step) % len(variants)
+            commands, env = variants[which]
+            times[which].append(timed(*commands, cwd=cwd, env=env))
+    return times
+
+
+def baseline_env(checkout: Path) -> dict[str, str]:
+    """runtests imported from another checkout (an earlier commit, say), to measure a change in the same run."""
+    env = {**ENV, "PYTHONPATH": str(checkout)}
+    probe = [PY, "-c", "import runtests; print(runtests.__file__)"]
+    found = subprocess.run(probe, cwd=tempfile.gettempdir(), env=env, capture_output=True, text=True).stdout
+    if not Path(found.strip()).is_relative_to(checkout.resolve()):
+        raise SystemExit(f"--baseline {checkout}: runtests comes from {found.strip() or 'nowhere'}, not from there")
+    return env
+
+
+def against(
+    args: argparse.Namespace, cwd: Path, raw: list[list[str]], ours: list[str]
+) -> tuple[list[float], list[float], dict[str, object]]:
+    """Raw pytest against runtests, and against the --baseline checkout's runtests when one is given."""
+    variants: list[Variant] = [(raw, None), ([ours], None)]
+    if args.baseline:
+        variants.append(([ours], baseline_env(args.baseline)))
+    raw_s, ours_s, *rest = rotate(args.pairs, cwd, variants)
+    show("runtests", ours_s)
+    results: dict[str, object] = {"tests": args.tests, "raw_s": raw_s, "runtests_s": ours_s}
+    if rest:
+        show(f"runtests of {args.baseline}", rest[0])
+        results["baseline_s"] = rest[0]
+        results["baseline"] = compare("runtests / baseline's runtests", ours_s, rest[0])
+    return raw_s, ours_s, results
 
 
 def compare(label: str, ours: list[float], theirs: list[float]) -> dict[str, float]:
@@ -81,9 +114,9 @@ def compare(label: str, ours: list[float], theirs: list[float]) -> dict[str, flo
     spread = max(theirs) / min(theirs)
     print(
         f"  ratio {label}: {of_pairs:.3f} (median of pair ratios; ratio of medians {of_medians:.3f}; "
-        f"of the fastest runs {of_fastest:.3f}; slowest/fastest raw run {spread:.2f})"
+        f"of the fastest runs {of_fastest:.3f}; slowest/fastest of the runs compared with {spread:.2f})"
     )
-    return {"ratio": of_pairs, "ratio_of_medians": of_medians, "ratio_of_fastest": of_fastest, "raw_spread": spread}
+    return {"ratio": of_pairs, "ratio_of_medians": of_medians, "ratio_of_fastest": of_fastest, "spread": spread}
 
 
 def show(name: str, times: list[float]) -> float:
@@ -99,10 +132,9 @@ def bench_overhead(args: argparse.Namespace, work: Path) -> dict[str, object]:
     print(f"  raw:      {' '.join(RAW_PARALLEL[2:])}  then  {' '.join(RAW_SERIAL[2:])}")
     print(f"  runtests: {' '.join(runtests[2:])}")
     timed(runtests, cwd=suite)  # warm the file cache and pyc files for both
-    raw, ours = alternate(args.pairs, suite, [RAW_PARALLEL, RAW_SERIAL], [runtests])
-    show("runtests", ours)
+    raw, ours, results = against(args, suite, [RAW_PARALLEL, RAW_SERIAL], runtests)
     show("raw pytest commands", raw)
-    return {"tests": args.tests, "raw_s": raw, "runtests_s": ours, **compare("runtests / raw", ours, raw)}
+    return results | compare("runtests / raw", ours, raw)
 
 
 def bench_noserial(args: argparse.Namespace, work: Path) -> dict[str, object]:
@@ -113,11 +145,9 @@ def bench_noserial(args: argparse.Namespace, work: Path) -> dict[str, object]:
     print(f"noserial: {args.tests} trivial tests, none serial; runtests vs `{' '.join(raw[2:])}`")
     skipped = subprocess.run(runtests, cwd=suite, env=ENV, capture_output=True, text=True).stdout
     print("  " + next((line for line in skipped.splitlines() if line.startswith("serial phase")), "(no serial line)"))
-    raw_times, ours = alternate(args.pairs, suite, [raw], [runtests])
-    show("runtests", ours)
+    raw_times, ours, results = against(args, suite, [raw], runtests)
     show("pytest -n 2", raw_times)
-    ratios = compare("runtests / one pytest command", ours, raw_times)
-    return {"tests": args.tests, "raw_s": raw_times, "runtests_s": ours, **ratios}
+    return results | compare("runtests / one pytest command", ours, raw_times)
 
 
 def bench_sequential(args: argparse.Namespace, work: Path) -> dict[str, object]:
@@ -127,11 +157,9 @@ def bench_sequential(args: argparse.Namespace, work: Path) -> dict[str, object]:
     timed(RUNTESTS, cwd=suite)  # records the durations
     first = subprocess.run(RUNTESTS, cwd=suite, env=ENV, capture_output=True, text=True).stdout
     print("  " + next((line for line in first.splitlines() if "-n auto:" in line), "(no sizing note)"))
-    raw_times, ours = alternate(args.pairs, suite, [raw], [RUNTESTS])
-    show("runtests", ours)
+    raw_times, ours, results = against(args, suite, [raw], RUNTESTS)
     show("pytest -p no:xdist", raw_times)
-    ratios = compare("runtests / sequential pytest", ours, raw_times)
-    return {"tests": args.tests, "raw_s": raw_times, "runtests_s": ours, **ratios}
+    return results | compare("runtests / sequential pytest", ours, raw_times)
 
 
 def bench_makespan(args: argparse.Namespace, work: Path) -> dict[str, object]:
@@ -151,7 +179,7 @@ def bench_makespan(args: argparse.Namespace, work: Path) -> dict[str, object]:
     results: dict[str, object] = {"bound_s": bound, "work_s": work_s, "startup_s": startup}
     for dist in args.dists:
         base = [*RUNTESTS, "-n", "2", "--dist", dist, "--durations-file", str(durations_file)]
-        plain, ordered = alternate(args.pairs, suite, [[*base, "--order", "collection"]], [base])
+        plain, ordered = rotate(args.pairs, suite, [([[*base, "--order", "collection"]], None), ([base], None)])
         plain_m, ordered_m = statistics.median(plain), statistics.median(ordered)
         print(
             f"  {dist:<10} collection {plain_m:6.2f}s ({plain_m / bound:.2f} x bound)   "
@@ -179,7 +207,7 @@ def bench_startup(args: argparse.Namespace, work: Path) -> dict[str, object]:
     runs = max(args.pairs, 10)
     floor = [PY, "-c", "import click"]
     print(f"startup: runtests --version vs python -c 'import click'; {runs} alternating pairs")
-    click_times, ours = alternate(runs, work, [floor], [[*RUNTESTS, "--version"]])
+    click_times, ours = rotate(runs, work, [([floor], None), ([[*RUNTESTS, "--version"]], None)])
     show("runtests --version", ours)
     show("python -c 'import click'", click_times)
     return {"runtests_s": ours, "import_click_s": click_times, **compare("--version / import click", ours, click_times)}
@@ -204,6 +232,9 @@ def main() -> None:
     parser.add_argument("--total-s", type=float, default=22.0)
     parser.add_argument("--dists", nargs="+", default=["load", "worksteal", "loadscope", "loadfile"])
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument(
+        "--baseline", type=Path, help="also time runtests from this checkout (overhead, noserial, sequential)"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="runtests-bench-"))
     env_note = f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
