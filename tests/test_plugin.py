@@ -242,3 +242,30 @@ def test_custom_marker_name(pytester: pytest.Pytester) -> None:
     assert result.ret == 0
     assert [test["nodeid"] for test in of_kind(got, "test")] == ["test_custom.py::test_serial_but_not_the_marker"]
     assert_held_back(got, {"test_custom.py::TestExclusive::test_method", "test_custom.py::test_exclusive"}, 0)
+
+
+class AtexitRegistry:
+    """Stands in for the atexit module: what would run at exit."""
+
+    def __init__(self) -> None:
+        self.handlers: list[Any] = []
+
+    def register(self, handler: Any) -> None:
+        self.handlers.append(handler)
+
+    def unregister(self, handler: Any) -> None:
+        self.handlers = [known for known in self.handlers if known is not handler]
+
+
+def test_the_exit_collection_is_registered_once_per_process(pytester: pytest.Pytester, monkeypatch) -> None:
+    from runtests import plugin
+
+    registry = AtexitRegistry()
+    monkeypatch.setattr(plugin, "atexit", registry)
+    pytester.makepyfile(test_a="def test_a(): pass\n")
+    events_option = f"--runtests-events={pytester.path / 'events.jsonl'}"
+    for _ in range(2):  # pytest configured twice in one process
+        pytester.runpytest_inprocess(*PLUGIN_ARGS, events_option).assert_outcomes(passed=1)
+    assert registry.handlers == [plugin.collect_then_freeze]
+    pytester.runpytest_inprocess(*PLUGIN_ARGS).assert_outcomes(passed=1)  # not under runtests: nothing more
+    assert registry.handlers == [plugin.collect_then_freeze]
