@@ -95,7 +95,7 @@ def collect_then_freeze() -> None:
     """At exit: collect what is garbage now (finalizers run, as at any exit), then freeze the rest.
 
     Python's shutdown runs the cyclic collector over the whole heap several times while it clears modules: with
-    1,000 tests collected, about 60-110 ms per process (the controller, each xdist worker, the serial phase), and
+    1,000 tests collected, about 80-120 ms per process (the controller, each xdist worker, the serial phase), and
     runtests waits for a phase's processes to exit before the next phase or the report. One collection here, then
     gc.freeze(), leaves shutdown the reference counting only. What is skipped: finalizers of objects that first
     become cyclic garbage while the modules are being cleared, which Python does not promise to run at exit anyway.
