@@ -142,3 +142,25 @@ def test_plain_pytest_exits_as_before(sample_project):
     (fact,) = project.path.glob("exit-main-*")
     assert fact.read_text() == "0"
     assert pids(project, "finalized-") == pids(project, "ran-") and len(pids(project, "ran-")) == 1
+
+
+def test_ff_puts_the_last_failures_ahead_of_the_longest_tests(sample_project, tmp_path):
+    """pytest's --ff under longest-first: the last run's failures start first, then the longest work."""
+    failing = "import pathlib\n\ndef test_flaky():\n    assert not pathlib.Path('fail-now').exists()\n"
+    project = sample_project({**HEAVY_TAIL, "test_flaky.py": failing, "pytest.ini": "[pytest]\n"})
+    durations_file = tmp_path / "durations.json"
+    durations_file.write_text(json.dumps(durations_for(project) | {"test_flaky.py::test_flaky": 0.01}))
+    args = ("-n", "2", "--dist", "load", "--durations-file", str(durations_file), "--git-check", "off")
+    (project.path / "fail-now").touch()
+    project.run(*args).assert_exit(1)  # pytest's cache now holds the failure
+    (project.path / "fail-now").unlink()
+
+    def first_per_worker(*extra: str) -> list[str]:
+        run = project.run(*args, *extra).assert_exit(0)
+        firsts: dict[str, str] = {}
+        for test in sorted(run.report["tests"], key=lambda t: t["start"]):
+            firsts.setdefault(test["worker"], test["nodeid"])
+        return list(firsts.values())
+
+    assert "test_flaky.py::test_flaky" in first_per_worker("--ff")
+    assert "test_flaky.py::test_flaky" not in first_per_worker()  # without --ff: the long tests open the run
