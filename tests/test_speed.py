@@ -27,6 +27,14 @@ def durations_for(project, long_s: float = 5.0) -> dict[str, float]:
     return recorded
 
 
+def first_per_worker(report: dict) -> dict[str, str]:
+    """The node id each worker started first, from the JSON report's start times."""
+    firsts: dict[str, str] = {}
+    for test in sorted(report["tests"], key=lambda t: t["start"]):
+        firsts.setdefault(test["worker"], test["nodeid"])
+    return firsts
+
+
 @pytest.mark.parametrize("dist", ["load", "worksteal", "loadfile", "loadscope"])
 def test_longest_first_starts_the_long_tests_first(sample_project, tmp_path, dist):
     project = sample_project(HEAVY_TAIL)
@@ -34,12 +42,9 @@ def test_longest_first_starts_the_long_tests_first(sample_project, tmp_path, dis
     durations_file.write_text(json.dumps(durations_for(project)))
     args = ("-n", "2", "--dist", dist, "--durations-file", str(durations_file))
     run = project.run(*args).assert_exit(0)
-    tests = sorted(run.report["tests"], key=lambda t: t["start"])
-    first_per_worker = {}
-    for test in tests:
-        first_per_worker.setdefault(test["worker"], test["nodeid"])
-    long_first = [nodeid for nodeid in first_per_worker.values() if nodeid.startswith("test_zlong.py")]
-    assert long_first, first_per_worker  # a long test opened the run instead of waiting at the end
+    firsts = first_per_worker(run.report)
+    long_first = [nodeid for nodeid in firsts.values() if nodeid.startswith("test_zlong.py")]
+    assert long_first, firsts  # a long test opened the run instead of waiting at the end
     if dist in ("load", "worksteal"):  # scoped modes start both modules at once either way
         collection = project.run(*args, "--order", "collection").assert_exit(0)
         first = min(collection.report["tests"], key=lambda t: t["start"])
@@ -154,13 +159,7 @@ def test_ff_puts_the_last_failures_ahead_of_the_longest_tests(sample_project, tm
     (project.path / "fail-now").touch()
     project.run(*args).assert_exit(1)  # pytest's cache now holds the failure
     (project.path / "fail-now").unlink()
-
-    def first_per_worker(*extra: str) -> list[str]:
-        run = project.run(*args, *extra).assert_exit(0)
-        firsts: dict[str, str] = {}
-        for test in sorted(run.report["tests"], key=lambda t: t["start"]):
-            firsts.setdefault(test["worker"], test["nodeid"])
-        return list(firsts.values())
-
-    assert "test_flaky.py::test_flaky" in first_per_worker("--ff")
-    assert "test_flaky.py::test_flaky" not in first_per_worker()  # without --ff: the long tests open the run
+    with_ff = first_per_worker(project.run(*args, "--ff").assert_exit(0).report)
+    assert "test_flaky.py::test_flaky" in with_ff.values(), with_ff
+    without = first_per_worker(project.run(*args).assert_exit(0).report)
+    assert "test_flaky.py::test_flaky" not in without.values(), without  # the long tests open the run
