@@ -121,6 +121,11 @@ class PhaseStarter:
             for phase in phases:
                 self.start(phase)
 
+    def release(self, phase: Phase, limits: Limits) -> None:
+        """Let the phase's pytest go on before runtests takes it to run (see run_started)."""
+        self.start(phase)
+        self.waiting[phase.name].release(limits)
+
     def take(self, phase: Phase, only_ids: list[str] | None = None) -> PhaseProcess:
         self.start(phase, only_ids)
         return self.waiting.pop(phase.name)
@@ -161,6 +166,8 @@ def execute_phase(
         run = process.run(on_event, limits)
     finally:
         result.duration_s = time.monotonic() - began
+    # From its gate's opening, which may have come before this call (the first phase: see run_started).
+    result.started_at, result.duration_s = run.started_at, run.duration_s
     result.output_path = run.output_path
     for test in recorder.finish(run.exit_code, run.interrupted, run.timed_out):
         reporter.test_done(test)
@@ -332,6 +339,16 @@ def run(options: Options, environ: Mapping[str, str], live: bool) -> int:
 
 
 def run_started(plan: Plan, options: Options, environ: Mapping[str, str], live: bool, starter: PhaseStarter) -> int:
+    staged_expected = environ.get("PRE_COMMIT") == "1"
+    before, git_problem = inspect_worktree(options, staged_expected)
+    started_at, began = time.time(), time.monotonic()
+    limits = Limits(None if options.run_timeout is None else began + options.run_timeout, options.timeout)
+    if plan.phases and not options.stream:
+        # The work tree is read: the first phase may run. pytest loads the conftests and collects while runtests
+        # loads rich and prints its opening lines; its events wait in the file until execute_phase reads them.
+        # (Not when pytest writes to the terminal itself: its lines would come before runtests' opening ones.)
+        starter.release(plan.phases[0], limits)
+
     from runtests.report.terminal import TerminalReporter, make_console
 
     reporter = TerminalReporter(make_console(options.color), live)
@@ -340,8 +357,6 @@ def run_started(plan: Plan, options: Options, environ: Mapping[str, str], live: 
         reporter.show_notes(
             [f"shard {options.shard[0]}/{options.shard[1]} of the suite, balanced by recorded durations"]
         )
-    staged_expected = environ.get("PRE_COMMIT") == "1"
-    before, git_problem = inspect_worktree(options, staged_expected)
     reporter.show_worktree(before, git_problem, staged_expected)
 
     summary = RunSummary(
@@ -354,8 +369,6 @@ def run_started(plan: Plan, options: Options, environ: Mapping[str, str], live: 
         slowest=options.slowest,
     )
     worktree = WorktreeWatch(options.cwd, before)
-    started_at, began = time.time(), time.monotonic()
-    limits = Limits(None if options.run_timeout is None else began + options.run_timeout, options.timeout)
     try:
         run_phases(plan, options, summary, worktree, reporter, starter, limits)
         diagnose(summary, worktree)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from runtests import events
-from runtests.launch import Launcher, make_env
+from runtests.launch import Launcher, Process, make_env
 from runtests.plan import Phase
 
 POLL_INTERVAL_S = 0.02  # how soon a finished phase is noticed; each poll is one read of the events file
@@ -31,6 +31,8 @@ class PhaseRun:
 
     exit_code: int
     output_path: Path | None  # pytest's own terminal output, when not streamed
+    started_at: float = 0.0  # wall clock when its gate opened
+    duration_s: float = 0.0  # from the gate to the process's end
     interrupted: bool = False  # Ctrl-C or SIGTERM
     timed_out: bool = False  # --run-timeout expired, or a test hung past --timeout where no alarm could reach it
 
@@ -74,7 +76,7 @@ class Watch:
             return "timed_out"
         return None
 
-    def check(self, process: subprocess.Popen[bytes]) -> None:
+    def check(self, process: Process) -> None:
         now = time.monotonic()
         if self.reason is None:
             self.reason = self.why_stop(now)
@@ -118,7 +120,7 @@ class EventReader:
             self.on_event(event)
 
 
-def signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+def signal_group(process: Process, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signum)
 
@@ -144,6 +146,9 @@ class PhaseProcess:
     ) -> None:
         """Start the process; through `launcher` (already importing pytest) when one is given: it must fit."""
         self.phase = phase
+        self.watch: Watch | None = None  # from the release on
+        self.handlers: dict[int, Any] = {}
+        self.released_at = (0.0, 0.0)  # time.time(), time.monotonic()
         self.output_path: Path | None  # pytest's own output, unless it goes to the terminal
         self.events_path = workdir / f"{phase.name}.events.jsonl"
         self.events_path.touch()
@@ -175,36 +180,49 @@ class PhaseProcess:
                 pass_fds=(gate_read,),
             )
 
-    def release(self) -> None:
-        if self.gate >= 0:
-            with contextlib.suppress(OSError):  # a child that already died: run() reports it
-                os.write(self.gate, b"g")
-            os.close(self.gate)
-            self.gate = -1
+    def release(self, limits: Limits | None = None) -> Watch:
+        """Open the gate: pytest loads the conftests and runs. From here on Ctrl-C and SIGTERM stop it (they are
+        counted now and acted on in run()), so runtests may go on preparing its report before calling run()."""
+        if self.watch is None:
+            self.watch = Watch(limits or Limits())
+            self.handlers = install_handlers(self.watch.on_signal)
+            self.released_at = (time.time(), time.monotonic())
+            if self.gate >= 0:
+                with contextlib.suppress(OSError):  # a child that already died: run() reports it
+                    os.write(self.gate, b"g")
+                os.close(self.gate)
+                self.gate = -1
+        return self.watch
 
     def cancel(self) -> None:
-        """Never run: the child sees the gate close and exits before any test code is loaded."""
+        """Never run: the child sees the gate close and exits before any test code is loaded. Released but never
+        run (runtests failed in between): its process group is killed."""
         if self.gate >= 0:
             os.close(self.gate)
             self.gate = -1
+        elif self.watch is not None:
+            signal_group(self.process, signal.SIGKILL)
         try:
             self.process.wait(timeout=TERMINATE_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             signal_group(self.process, signal.SIGKILL)
             self.process.wait()
+        finally:
+            restore_handlers(self.handlers)
+            self.handlers = {}
 
     def run(self, on_event: EventCallback, limits: Limits | None = None) -> PhaseRun:
         """Release the gate and run to the end; the first Ctrl-C asks pytest to stop, a second kills its group."""
-        watch = Watch(limits or Limits())
+        watch = self.release(limits)
+        if limits is not None:
+            watch.limits = limits
 
         def deliver(event: dict[str, Any]) -> None:
             watch.track(event)
             on_event(event)
 
         process = self.process
-        handlers = install_handlers(watch.on_signal)
         try:
-            self.release()
             with open(self.events_path, "rb") as source:
                 reader = EventReader(source, deliver)
                 while True:
@@ -218,10 +236,14 @@ class PhaseProcess:
             if watch.reason is not None:
                 signal_group(process, signal.SIGKILL)  # leave no worker behind
         finally:
-            restore_handlers(handlers)
+            restore_handlers(self.handlers)
+            self.handlers = {}
+        started_at, began = self.released_at
         return PhaseRun(
             exit_code=exit_code,
             output_path=self.output_path,
+            started_at=started_at,
+            duration_s=time.monotonic() - began,
             interrupted=watch.reason == "interrupted",
             timed_out=watch.reason == "timed_out",
         )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -246,3 +248,58 @@ def test_only_ids_are_listed_for_the_child(monkeypatch: pytest.MonkeyPatch, tmp_
     listed = [arg.split("=", 1)[1] for arg in extra if arg.startswith(f"{events.ONLY_OPTION}=")]
     assert len(listed) == 1
     assert Path(listed[0]).read_text(encoding="utf-8").splitlines() == ids
+
+
+# A phase that runs until it is interrupted: past its gate it writes a start event and sleeps; Ctrl-C ends it
+# with pytest's exit code for an interrupted session.
+SLEEPER = """
+import os, signal, sys, time
+for arg in sys.argv[2:]:
+    if arg.startswith("--runtests-gate="):
+        assert os.read(int(arg.split("=", 1)[1]), 1) == b"g"
+signal.signal(signal.SIGINT, lambda *args: os._exit(2))
+with open(sys.argv[1], "a") as stream:
+    stream.write('{"e": "start", "v": 1, "phase": "parallel", "workers": 0, "dist": "no"}\\n')
+time.sleep(60)
+"""
+
+
+def sleeper(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> runner.PhaseProcess:
+    monkeypatch.setattr(runner, "make_command", lambda phase, path: [sys.executable, "-c", SLEEPER, str(path)])
+    workdir, cwd = tmp_path / "work", tmp_path / "project"
+    workdir.mkdir()
+    cwd.mkdir()
+    return runner.PhaseProcess(PHASE, cwd=cwd, workdir=workdir, stream_output=False, environ=clean_environ())
+
+
+def test_ctrl_c_between_the_release_and_run_stops_the_phase(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """runtests opens the first phase's gate before it loads its reporter: a Ctrl-C in between is counted, not
+    raised, and run() then stops pytest at once. The phase's time counts from the gate."""
+    previous = signal.getsignal(signal.SIGINT)
+    process = sleeper(monkeypatch, tmp_path)
+    released = time.time()
+    process.release()
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)  # the handler runs here
+    except KeyboardInterrupt:
+        process.cancel()
+        pytest.fail("a Ctrl-C after the release reached runtests as KeyboardInterrupt: pytest would be orphaned")
+    run = process.run(lambda event: None)
+    assert (run.interrupted, run.exit_code) == (True, 2)
+    assert released <= run.started_at <= released + 1 and run.duration_s >= 0.2
+    assert signal.getsignal(signal.SIGINT) is previous
+
+
+def test_a_released_phase_never_run_is_killed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Released, then runtests fails before it runs the phase: the tests are stopped, the handlers restored."""
+    previous = signal.getsignal(signal.SIGINT)
+    process = sleeper(monkeypatch, tmp_path)
+    process.release()
+    deadline = time.monotonic() + 60
+    while not process.events_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.01)  # past its gate
+    assert process.events_path.read_text(), "the phase never passed its gate"
+    process.cancel()
+    assert process.process.poll() == -signal.SIGKILL
+    assert signal.getsignal(signal.SIGINT) is previous
