@@ -1,10 +1,17 @@
 """Start the first pytest process before runtests knows its command line.
 
-Most of a pytest process's start-up is importing pytest. The `runtests` entry point starts a Python process at
-once, before it imports Click or reads any configuration; that process (runtests/_launcher.py, a script that
-imports nothing of runtests) imports pytest, then waits on a pipe for its command line and working directory, and
-becomes `python -m pytest ARGS` there, as if started so. A process that is never told (--help, a usage error, a
-phase that needs other settings) is killed before it has run any code but pytest's imports.
+Most of a pytest process's start-up is importing pytest. The `runtests` entry point starts a process at once,
+before it imports Click or reads any configuration; that process (runtests/_launcher.py) imports pytest, then
+waits on a pipe for its command line and working directory, and becomes `python -m pytest ARGS` there, as if
+started so. A process that is never told (--help, a usage error, a phase that needs other settings) is killed
+before it has run any code but pytest's imports.
+
+From a plain start (`runtests ...` or `python -m runtests ...`: no interpreter options, one thread, nothing but
+the standard library loaded) the entry point forks: the child is a running interpreter already, and skips the
+40-70 ms a second one takes to start (its `site` and .pth files included). The child then makes itself what a
+fresh `python -m pytest` would be: its own session, stdin from /dev/null, stdout and stderr to the output file,
+no other inherited descriptor, the phase's environment and sys.path, and no runtests module loaded. Otherwise
+(interpreter options such as -O or -X, threads, tests calling this module) it starts `python _launcher.py`.
 
 The runtests side imports the standard library only: it runs before anything else is loaded.
 """
@@ -20,12 +27,15 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import NoReturn, Protocol
 
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_launcher.py")
 NOT_A_RUN = {"--help", "-h", "--version"}  # these never start pytest
+MAX_FD = os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 256
 
 _prestarted: Launcher | None = None
 
@@ -38,15 +48,70 @@ def make_env(environ: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-class Launcher:
-    """A Python process importing pytest ahead of time, its output going to a file in runtests' own workdir."""
+class Process(Protocol):
+    """What runtests uses of a phase's process: subprocess.Popen, or the forked launcher."""
 
-    def __init__(self, workdir: Path, environ: Mapping[str, str]) -> None:
+    pid: int
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
+class ForkedProcess:
+    """A forked launcher, as much of subprocess.Popen as runtests uses: pid, returncode, poll() and wait()."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.args = [sys.executable, "-m", "pytest"]
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped elsewhere: as subprocess.Popen, call it a success
+                self.returncode = 0
+            else:
+                if pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """The exit code (minus the signal number when killed); subprocess.TimeoutExpired past `timeout`."""
+        if timeout is None:
+            while self.returncode is None:
+                try:
+                    _, status = os.waitpid(self.pid, 0)
+                except ChildProcessError:
+                    self.returncode = 0
+                else:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+            return self.returncode
+        deadline = time.monotonic() + timeout
+        delay = 0.0005  # as subprocess.Popen.wait: short sleeps, doubling
+        while (code := self.poll()) is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise subprocess.TimeoutExpired(self.args, timeout)
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, 0.05)
+        return code
+
+
+class Launcher:
+    """A process importing pytest ahead of time, its output going to a file in runtests' own workdir."""
+
+    def __init__(self, workdir: Path, environ: Mapping[str, str], fork: bool = False) -> None:
         self.workdir = workdir
         self.env = make_env(environ)
         self.output_path = workdir / "pytest.output.txt"
         command_read, self.command = os.pipe()
         self.gate_read, self.gate = os.pipe()  # the gate fd keeps its number in the child (pass_fds)
+        self.process: Process
+        if fork:
+            self.process = self.fork(command_read)
+            return
         try:
             with open(self.output_path, "wb") as output:
                 self.process = subprocess.Popen(
@@ -61,6 +126,30 @@ class Launcher:
         finally:
             os.close(command_read)
             os.close(self.gate_read)
+
+    def fork(self, command_read: int) -> ForkedProcess:
+        """Fork this process into the launcher (see the module's docstring); the child never returns here."""
+        keep = (command_read, self.gate_read)
+        output = os.open(self.output_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        ready_read, ready_write = os.pipe()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()  # nothing buffered may be written twice
+        try:
+            pid = os.fork()
+        except OSError:
+            for descriptor in (output, ready_read, ready_write, *keep):
+                os.close(descriptor)
+            raise
+        if pid == 0:
+            become_launcher(output, keep, self.env)  # no cleanup code may run in the child on its way out
+        for descriptor in (output, ready_write, *keep):
+            os.close(descriptor)
+        # Popen returns once the child is on its own; so does this: the child's copy of ready_write closes when
+        # it has its own session (os.killpg reaches it) and has closed every inherited descriptor.
+        os.read(ready_read, 1)
+        os.close(ready_read)
+        return ForkedProcess(pid)
 
     def fits(self, environ: Mapping[str, str], stream_output: bool) -> bool:
         return not stream_output and self.command >= 0 and make_env(environ) == self.env
@@ -89,13 +178,69 @@ class Launcher:
             self.process.wait()
 
 
-def prestart(argv: Sequence[str], environ: Mapping[str, str]) -> None:
+def become_launcher(output: int, keep: tuple[int, int], env: Mapping[str, str]) -> NoReturn:
+    """In the forked child: become what `python _launcher.py` would be, then pytest. Raises SystemExit with
+    pytest's exit code, which unwinds through the entry point's frames (none runs cleanup code on this path) to
+    Python's own exit: atexit handlers, non-daemon threads and buffered output as in any pytest process."""
+    os.setsid()
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    low, high = sorted(keep)
+    os.closerange(3, low)  # everything else, as subprocess's close_fds: the ready pipe's end tells the parent
+    os.closerange(low + 1, high)
+    os.closerange(high + 1, MAX_FD)
+    streams = [getattr(sys, name) for name in ("stdin", "stdout", "stderr")]
+    encoding = [getattr(stream, "encoding", None) for stream in streams]
+    errors = [getattr(stream, "errors", None) for stream in streams]
+    # As a fresh interpreter's: stdout block-buffered (not a terminal now), stderr line-buffered.
+    sys.stdin = open(0, encoding=encoding[0], errors=errors[0], closefd=False)  # noqa: SIM115
+    sys.stdout = open(1, "w", encoding=encoding[1], errors=errors[1], closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", 1, encoding=encoding[2], errors=errors[2], closefd=False)  # noqa: SIM115
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr  # type: ignore[misc]
+    os.environ.clear()
+    os.environ.update(env)
+    # sys.path as a fresh interpreter would build it from `env`: the PYTHONPATH make_env gives, then the rest. The
+    # entry point's own first entry (its script's directory, or the directory of `python -m`) goes, as in
+    # _launcher.py; become_pytest puts the run's directory first.
+    sys.path[:] = list(dict.fromkeys([*env["PYTHONPATH"].split(os.pathsep), *sys.path[1:]]))
+    from runtests._launcher import become_pytest, read_command
+
+    for name in [name for name in sys.modules if name == "runtests" or name.startswith("runtests.")]:
+        del sys.modules[name]  # the plugin is imported afresh, under pytest's assertion rewriting
+    import pytest  # noqa: F401  the bulk of pytest's start-up, done while runtests reads its options
+
+    command = read_command(keep[0])
+    if command is None:
+        os._exit(0)
+    become_pytest(command)
+    raise SystemExit(0)  # pytest's __main__ always raises SystemExit: not reached
+
+
+def fork_is_safe() -> bool:
+    """Whether the entry point may fork its launcher: a child indistinguishable from a fresh interpreter.
+
+    Not when the interpreter was given options (`python -O`, `-X ...`, `-W ...`: `python -m pytest` would run
+    without them), with threads (only the forking thread would survive), or once pytest is loaded (this module
+    called from a test).
+    """
+    if not hasattr(os, "fork") or "pytest" in sys.modules:
+        return False
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        return False
+    argv = getattr(sys, "orig_argv", [])
+    return len(argv) > 1 and (argv[1] == "-m" or not argv[1].startswith("-"))
+
+
+def prestart(argv: Sequence[str], environ: Mapping[str, str], fork: bool = False) -> None:
     """From the entry point: start a launcher unless the command line cannot be a run."""
     global _prestarted
     head = list(argv[: argv.index("--")] if "--" in argv else argv)
     if head[:1] == ["combine"] or NOT_A_RUN.intersection(head):
         return
-    _prestarted = Launcher(Path(tempfile.mkdtemp(prefix="runtests-")), environ)
+    _prestarted = Launcher(Path(tempfile.mkdtemp(prefix="runtests-")), environ, fork)
 
 
 def take_prestarted() -> Launcher | None:
@@ -116,7 +261,7 @@ def discard_prestarted() -> None:
 def main() -> int:
     """The `runtests` entry point: the launcher first, then everything else."""
     argv = sys.argv[1:]
-    prestart(argv, os.environ)
+    prestart(argv, os.environ, fork=fork_is_safe())
     try:
         from runtests.cli import main as cli_main
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -101,3 +102,126 @@ def test_the_heap_is_frozen_once_runtests_is_done(argv: list[str]) -> None:
     )
     done = subprocess.run([sys.executable, "-c", script], env=clean_environ(), capture_output=True, text=True)
     assert done.stdout.splitlines()[-1] == "frozen True", done.stdout + done.stderr
+
+
+# A test that writes what its pytest process looks like from inside (run with -s: fd 1 is not captured).
+FACTS_TEST = """
+import json, os, sys
+
+def test_facts():
+    facts = {
+        "orig_argv": sys.orig_argv,
+        "sys_path": sys.path[:2],
+        "pythonpath": os.environ.get("PYTHONPATH", "").split(os.pathsep),
+        "marker": os.environ.get("MARKER"),
+        "runtests_modules": sorted(name for name in sys.modules if name.split(".")[0] == "runtests"),
+        "session_leader": os.getsid(0) == os.getpid(),
+        "stdin": list(os.fstat(0)[1:3]),
+        "stdout": list(os.fstat(1)[1:3]),
+        "stderr": list(os.fstat(2)[1:3]),
+        "stdout_buffered": not sys.stdout.line_buffering,
+    }
+    with open("facts.json", "w") as stream:
+        json.dump(facts, stream)
+"""
+
+# A fresh interpreter, started plainly, that forks a launcher as the entry point does and runs FACTS_TEST in it.
+FORKING_SCRIPT = """
+import json, os, select, sys
+from pathlib import Path
+from runtests import launch
+
+workdir, project = Path(sys.argv[1]), Path(sys.argv[2])
+stray_read, stray_write = os.pipe()  # a descriptor the child must not keep
+launcher = launch.Launcher(workdir, {**os.environ, "MARKER": "phase-env"}, fork=True)
+os.close(stray_write)
+# EOF: no copy of the write end is left open anywhere (a copy kept open would leave the read end silent).
+stray_closed = bool(select.select([stray_read], [], [], 10)[0]) and os.read(stray_read, 1) == b""
+launcher.launch(["-s", "-p", "no:cacheprovider", "-W", "error::pytest.PytestAssertRewriteWarning"], project)
+try:
+    code = launcher.process.wait(timeout=60)
+except Exception:
+    os.killpg(launcher.process.pid, 9)  # a child that kept a pipe's write end waits for itself: leave none behind
+    raise
+print(json.dumps({"code": code, "stray_closed": stray_closed, "output": launcher.output_path.read_text(),
+                  "output_id": list(os.stat(launcher.output_path)[1:3])}))
+"""
+
+
+def test_a_forked_launcher_is_what_python_m_pytest_would_be(tmp_path: Path) -> None:
+    """Forked from a plain interpreter: its own session, stdin from /dev/null, stdout and stderr to the output
+    file, no inherited descriptor, the phase's environment and sys.path, and no runtests module but the plugin's,
+    imported afresh under assertion rewriting (a warning about an already imported module would fail the run)."""
+    workdir, project = tmp_path / "work", tmp_path / "project"
+    workdir.mkdir()
+    project.mkdir()
+    (project / "test_facts.py").write_text(FACTS_TEST)
+    script = tmp_path / "fork_it.py"
+    script.write_text(FORKING_SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script), str(workdir), str(project)],
+        env=clean_environ(), capture_output=True, text=True, timeout=120, input="",  # stdin: a pipe, not /dev/null
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    told = json.loads(done.stdout)
+    assert told["code"] == 0, told["output"]
+    assert told["stray_closed"]
+    facts = json.loads((project / "facts.json").read_text())
+    assert facts["orig_argv"][1:] == [str(script), str(workdir), str(project)]  # forked, not started anew
+    assert facts["sys_path"] == [str(project), launch.PACKAGE_PARENT]  # as `python -m pytest` with PYTHONPATH
+    assert facts["pythonpath"][0] == launch.PACKAGE_PARENT
+    assert facts["marker"] == "phase-env"
+    assert "runtests.launch" not in facts["runtests_modules"]
+    assert "runtests.plugin" in facts["runtests_modules"]
+    assert facts["session_leader"]
+    assert facts["stdin"] == list(os.stat(os.devnull)[1:3])
+    assert facts["stdout"] == facts["stderr"] == told["output_id"]
+    assert facts["stdout_buffered"]
+
+
+def test_a_forked_process_waits_polls_and_times_out_as_popen() -> None:
+    def spawn(code: str) -> launch.ForkedProcess:
+        argv = [sys.executable, "-c", code]
+        return launch.ForkedProcess(os.posix_spawn(sys.executable, argv, clean_environ()))
+
+    done = spawn("import sys; sys.exit(3)")
+    assert done.wait() == 3 and done.poll() == 3 and done.returncode == 3
+    running = spawn("import time; time.sleep(60)")
+    try:
+        assert running.poll() is None
+        with pytest.raises(subprocess.TimeoutExpired):
+            running.wait(timeout=0.05)
+    finally:
+        os.kill(running.pid, signal.SIGKILL)
+    assert running.wait(timeout=30) == -signal.SIGKILL
+
+
+@pytest.mark.parametrize(
+    ("command", "body", "safe"),
+    [
+        (["check.py"], "", True),  # as the `runtests` script: `python .../bin/runtests`
+        (["-m", "check"], "", True),  # `python -m runtests`
+        (["-O", "check.py"], "", False),  # `python -m pytest` would run without it: asserts kept, rewriting on
+        (["-X", "importtime", "-m", "check"], "", False),
+        (["-W", "error", "check.py"], "", False),
+        (
+            ["check.py"],
+            "import threading; threading.Thread(target=__import__('time').sleep, args=(5,)).start()\n",
+            False,
+        ),
+        (["check.py"], "import pytest\n", False),
+    ],
+    ids=["script", "-m", "-O", "-X", "-W", "threads", "pytest-loaded"],
+)
+def test_the_entry_point_forks_only_from_a_plain_start(
+    tmp_path: Path, command: list[str], body: str, safe: bool
+) -> None:
+    (tmp_path / "check.py").write_text(
+        body + "from runtests.launch import fork_is_safe\nprint(fork_is_safe(), flush=True)\n"
+    )
+    done = subprocess.run([sys.executable, *command], cwd=tmp_path, env=clean_environ(), capture_output=True, text=True)
+    assert done.stdout.split() == [str(safe)], done.stdout + done.stderr
+
+
+def test_no_fork_from_inside_pytest() -> None:
+    assert not launch.fork_is_safe()  # pytest is loaded here, and xdist's threads may run

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from unittest import mock
 
 import pytest
 
+from runtests import launch
 from tests.conftest import clean_environ
 
 pytestmark = pytest.mark.e2e
@@ -163,3 +165,32 @@ def test_ff_puts_the_last_failures_ahead_of_the_longest_tests(sample_project, tm
     assert "test_flaky.py::test_flaky" in with_ff.values(), with_ff
     without = first_per_worker(project.run(*args).assert_exit(0).report)
     assert "test_flaky.py::test_flaky" not in without.values(), without  # the long tests open the run
+
+
+# The test writes the command line its interpreter was started with.
+ORIG_ARGV = {
+    "pytest.ini": "[pytest]\naddopts = -p no:cacheprovider\n"
+    "filterwarnings = error::pytest.PytestAssertRewriteWarning\n",
+    "test_argv.py": """
+        import json, sys
+
+        def test_record():
+            with open("argv.json", "w") as stream:
+                json.dump(sys.orig_argv, stream)
+    """,
+}
+
+
+@pytest.mark.parametrize("interpreter_options", [[], ["-O"]], ids=["plain", "-O"])
+def test_the_first_phase_is_forked_from_the_entry_point(sample_project, interpreter_options):
+    """`python -m runtests` forks its first pytest process: no second interpreter to start. Under interpreter
+    options it starts one (`python -m pytest` would run without them). Either way the plugin is rewritten."""
+    project = sample_project(ORIG_ARGV)
+    argv = [sys.executable, *interpreter_options, "-m", "runtests", "-n", "0", "--git-check", "off"]
+    done = subprocess.run(argv, cwd=project.path, env=clean_environ(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    started = json.loads((project.path / "argv.json").read_text())
+    if interpreter_options:
+        assert started[1:] == [launch.LAUNCHER, mock.ANY], started
+    else:
+        assert started[1:] == ["-m", "runtests", "-n", "0", "--git-check", "off"], started
