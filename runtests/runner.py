@@ -12,11 +12,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from runtests import events
-from runtests.launch import Launcher, Process, make_env
+from runtests.launch import Launcher, make_env
 from runtests.plan import Phase
+
+if TYPE_CHECKING:
+    from runtests.launch import Process
 
 POLL_INTERVAL_S = 0.02  # how soon a finished phase is noticed; each poll is one read of the events file
 TERMINATE_TIMEOUT_S = 10.0  # from the polite SIGINT to SIGKILL

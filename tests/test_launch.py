@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -225,3 +226,23 @@ def test_the_entry_point_forks_only_from_a_plain_start(
 
 def test_no_fork_from_inside_pytest() -> None:
     assert not launch.fork_is_safe()  # pytest is loaded here, and xdist's threads may run
+
+
+def test_the_workdir_is_private_and_new_each_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    first, second = launch.make_workdir(), launch.make_workdir()
+    assert first != second
+    for made in (first, second):
+        assert Path(made).parent == tmp_path and Path(made).name.startswith("runtests-")
+        assert os.stat(made).st_mode & 0o777 == 0o700
+
+
+def test_an_unusable_tmpdir_falls_back_to_tempfile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a-file").touch()
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "a-file"))
+    made = Path(launch.make_workdir())
+    try:
+        assert made.is_dir() and made.name.startswith("runtests-")
+        assert made.parent == Path(tempfile.gettempdir())
+    finally:
+        made.rmdir()
