@@ -255,8 +255,8 @@ def test_unicode_and_non_utf8_ids(sample_project):
             "test_ids.py": """
                 import pytest
 
-                @pytest.mark.parametrize("value", ["🚀", "naïve", b"\\xff\\xfe", "日本"])
-                def test_value(value): assert value != "日本"
+                @pytest.mark.parametrize("value", ["🚀", "naïve", b"\\xff\\xfe", "日本", ":fire:"])
+                def test_value(value): assert value not in ("日本", ":fire:")
             """
         }
     )
@@ -265,7 +265,10 @@ def test_unicode_and_non_utf8_ids(sample_project):
     assert outcomes["test_ids.py::test_value[\\U0001f680]"] == "passed"
     assert outcomes["test_ids.py::test_value[\\xff\\xfe]"] == "passed"
     assert outcomes["test_ids.py::test_value[\\u65e5\\u672c]"] == "failed"
-    assert len(outcomes) == 4
+    assert outcomes["test_ids.py::test_value[:fire:]"] == "failed"
+    assert len(outcomes) == 5
+    assert "FAILED test_ids.py::test_value[:fire:]" in run.stdout  # printed as it is, not as an emoji
+    assert "🔥" not in run.stdout
 
 
 def test_loadgroup_guarantee_is_checked_against_what_ran(sample_project):

@@ -31,12 +31,13 @@ To fix a parallel-only failure, either
 
 
 def make_console(color: str) -> Console:
-    """`never`: no colour at all; `always`: colour even into a pipe; `auto`: rich decides (and honours NO_COLOR)."""
+    """`never`: no colour at all; `always`: colour even into a pipe; `auto`: rich decides (and honours NO_COLOR).
+    No emoji codes: a test id such as `test_x[:fire:]` is printed as it is."""
     if color == "never":
-        return Console(no_color=True, color_system=None, highlight=False)
+        return Console(no_color=True, color_system=None, highlight=False, emoji=False)
     if color == "always":
-        return Console(force_terminal=True, highlight=False)
-    return Console(highlight=False)
+        return Console(force_terminal=True, highlight=False, emoji=False)
+    return Console(highlight=False, emoji=False)
 
 
 def describe_counts(counts: dict[str, int], always: Iterable[str] = ("passed", "failed")) -> str:
