@@ -6,6 +6,7 @@
     python benchmarks/bench.py sequential   # 1,000 trivial tests with history vs `pytest -p no:xdist`
     python benchmarks/bench.py scale        # 20,000 trivial tests: runtests' own peak RSS and CPU share
     python benchmarks/bench.py startup      # `runtests --version` vs `python -c pass` + `python -c "import click"`
+    python benchmarks/bench.py fixed        # 20 trivial tests: where runtests' fixed costs fall, part by part
 
     python benchmarks/bench.py overhead --baseline ../old-checkout   # and runtests from another checkout
 
@@ -24,7 +25,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from suites import make_suite
@@ -65,15 +68,19 @@ def timed(*commands: list[str], cwd: Path, env: dict[str, str] | None = None, ok
 Variant = tuple[list[list[str]], dict[str, str] | None]  # commands run one after the other, their environment
 
 
-def rotate(rounds: int, cwd: Path, variants: list[Variant]) -> list[list[float]]:
+def rotate(
+    rounds: int, cwd: Path, variants: list[Variant], measure: Callable[..., Any] | None = None
+) -> list[list[Any]]:
     """`rounds` timings of each variant; each round starts one variant further along, so that drift in the
-    machine's load hits them all alike (with two variants: alternating which goes first)."""
-    times: list[list[float]] = [[] for _ in variants]
+    machine's load hits them all alike (with two variants: alternating which goes first). `measure` is called as
+    `timed` is, the default."""
+    measure = measure or timed
+    times: list[list[Any]] = [[] for _ in variants]
     for index in range(rounds):
         for step in range(len(variants)):
             which = (index + step) % len(variants)
             commands, env = variants[which]
-            times[which].append(timed(*commands, cwd=cwd, env=env))
+            times[which].append(measure(*commands, cwd=cwd, env=env))
     return times
 
 
@@ -214,6 +221,64 @@ def bench_startup(args: argparse.Namespace, work: Path) -> dict[str, object]:
     return {"runtests_s": ours, "import_click_s": click_times, **compare("--version / import click", ours, click_times)}
 
 
+# Written into the `fixed` suite: when the suite's own code first runs (pytest is up, its plugins are loaded,
+# runtests' gate is open), when the first test starts, and when the last one is over.
+PARTS_CONFTEST = """\
+import os, time
+
+LOADED = time.time()
+first = []
+
+
+def pytest_runtest_logstart(nodeid, location):
+    if not first:
+        first.append(time.time())
+
+
+def pytest_sessionfinish(session):
+    if os.environ.get("BENCH_PARTS") and first:
+        with open(os.environ["BENCH_PARTS"], "a") as stream:
+            stream.write(f"{LOADED} {first[0]} {time.time()}\\n")
+"""
+PARTS = ("to conftest", "collection", "tests", "after the tests", "total")
+
+
+def timed_parts(*commands: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, ...]:
+    """One command's wall time cut where the suite's conftest saw it: start-up up to the conftest, collection,
+    the tests, and the end (pytest's exit, and runtests' report), in seconds."""
+    (command,) = commands
+    log = cwd / ".bench-parts"
+    log.unlink(missing_ok=True)
+    began = time.time()
+    timed(command, cwd=cwd, env={**(env or ENV), "BENCH_PARTS": str(log)})
+    ended = time.time()
+    loaded, first, last = map(float, log.read_text().split())
+    return loaded - began, first - loaded, last - first, ended - last, ended - began
+
+
+def bench_fixed(args: argparse.Namespace, work: Path) -> dict[str, object]:
+    """A small suite, so that fixed costs dominate: runtests against `pytest -p no:xdist`, part by part."""
+    suite = make_suite(work / "fixed", tests=20, modules=2, serial_share=0.0, extra={"conftest.py": PARTS_CONFTEST})
+    raw = [PY, "-m", "pytest", "-q", "-p", "no:xdist"]
+    runtests = [*RUNTESTS, "-n", "0"]
+    print(f"fixed: 20 trivial tests; `{' '.join(runtests[2:])}` vs `{' '.join(raw[2:])}`; {args.pairs} rounds")
+    variants: list[Variant] = [([raw], None), ([runtests], None)]
+    if args.baseline:
+        variants.append(([runtests], baseline_env(args.baseline)))
+    for commands, env in variants:
+        timed(*commands, cwd=suite, env=env)  # bytecode compiled, durations recorded
+    names = ["pytest -p no:xdist", "runtests", f"runtests of {args.baseline}"][: len(variants)]
+    parts = rotate(args.pairs, suite, variants, timed_parts)
+    medians = {
+        name: [statistics.median(column) for column in zip(*runs, strict=True)]
+        for name, runs in zip(names, parts, strict=True)
+    }
+    print("  " + " " * 28 + "".join(f"{part:>17}" for part in PARTS))
+    for name, values in medians.items():
+        print(f"  {name:<28}" + "".join(f"{value * 1000:14.0f} ms" for value in values))
+    return {"parts": list(PARTS), "medians_s": medians}
+
+
 BENCHES = {
     "overhead": bench_overhead,
     "noserial": bench_noserial,
@@ -221,6 +286,7 @@ BENCHES = {
     "makespan": bench_makespan,
     "scale": bench_scale,
     "startup": bench_startup,
+    "fixed": bench_fixed,
 }
 
 

@@ -56,6 +56,7 @@ def make_suite(
     module_fixture_s: float = 0.0,
     seed: int = 1,
     git: bool = True,
+    extra: dict[str, str] | None = None,
 ) -> Path:
     """Write the suite under `root`; serial tests are spread evenly, the long tests sit in the last modules."""
     rng = random.Random(seed)
@@ -87,6 +88,8 @@ def make_suite(
                 lines.append("@pytest.mark.serial\n")
             lines.append(f"def test_{index}():\n    {body_for(seconds[index], kind)}\n\n")
         (root / f"test_m{module:03d}.py").write_text("".join(lines), encoding="utf-8")
+    for name, text in (extra or {}).items():  # a conftest.py, say
+        (root / name).write_text(text, encoding="utf-8")
     if git:
         (root / ".gitignore").write_text(".pytest_cache/\n__pycache__/\n", encoding="utf-8")
         env = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid"}

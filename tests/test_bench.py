@@ -37,3 +37,16 @@ def test_compare_quotes_the_median_of_pair_ratios(capsys) -> None:
     assert ratios["ratio_of_fastest"] == pytest.approx(1.1)
     assert ratios["spread"] == pytest.approx(2.0)
     assert "ratio x: 1.100 (median of pair ratios" in capsys.readouterr().out
+
+
+def test_rotation_can_take_another_measure(tmp_path: Path) -> None:
+    """The `fixed` benchmark measures each run in parts; the rotation is the same."""
+    seen: list[tuple[str, dict[str, str] | None]] = []
+
+    def parts(*commands: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, float]:
+        seen.append((commands[0][0], env))
+        return (float(len(seen)), 0.5)
+
+    variants: list[bench.Variant] = [([["a"]], None), ([["b"]], {"X": "1"})]
+    assert bench.rotate(2, tmp_path, variants, parts) == [[(1.0, 0.5), (4.0, 0.5)], [(2.0, 0.5), (3.0, 0.5)]]
+    assert seen == [("a", None), ("b", {"X": "1"}), ("b", {"X": "1"}), ("a", None)]
