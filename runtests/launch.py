@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_launcher.py")
 NOT_A_RUN = {"--help", "-h", "--version"}  # these never start pytest
-MAX_FD = os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 256
+MAX_FD = max(os.sysconf("SC_OPEN_MAX"), 256) if hasattr(os, "sysconf") else 256
 
 _prestarted: Launcher | None = None
 
@@ -198,10 +198,7 @@ def become_launcher(output: int, keep: tuple[int, int], env: Mapping[str, str]) 
     os.dup2(devnull, 0)
     os.dup2(output, 1)
     os.dup2(output, 2)
-    low, high = sorted(keep)
-    os.closerange(3, low)  # everything else, as subprocess's close_fds: the ready pipe's end tells the parent
-    os.closerange(low + 1, high)
-    os.closerange(high + 1, MAX_FD)
+    close_inherited(keep)  # the ready pipe's end among them: that tells the parent
     streams = [getattr(sys, name) for name in ("stdin", "stdout", "stderr")]
     encoding = [getattr(stream, "encoding", None) for stream in streams]
     errors = [getattr(stream, "errors", None) for stream in streams]
@@ -227,6 +224,28 @@ def become_launcher(output: int, keep: tuple[int, int], env: Mapping[str, str]) 
         os._exit(0)
     become_pytest(command)
     raise SystemExit(0)  # pytest's __main__ always raises SystemExit: not reached
+
+
+def close_inherited(keep: tuple[int, ...]) -> None:
+    """Close every descriptor above stderr but `keep`, as subprocess's close_fds: those open, as listed in
+    /proc/self/fd (/dev/fd elsewhere), else every number up to the limit (which can be huge: not the first way)."""
+    import contextlib
+    import itertools
+
+    try:
+        listed = os.listdir("/proc/self/fd")
+    except OSError:
+        try:
+            listed = os.listdir("/dev/fd")
+        except OSError:
+            listed = []
+    if listed:
+        for descriptor in {int(name) for name in listed} - {0, 1, 2, *keep}:
+            with contextlib.suppress(OSError):  # the listing's own descriptor, closed already
+                os.close(descriptor)
+        return
+    for low, high in itertools.pairwise([2, *sorted(keep), MAX_FD]):
+        os.closerange(low + 1, high)
 
 
 def fork_is_safe() -> bool:

@@ -246,3 +246,24 @@ def test_an_unusable_tmpdir_falls_back_to_tempfile(tmp_path: Path, monkeypatch: 
         assert made.parent == Path(tempfile.gettempdir())
     finally:
         made.rmdir()
+
+
+@pytest.mark.parametrize("listing", ["proc", "none"], ids=["listed", "unlisted"])
+def test_close_inherited_keeps_only_stdio_and_what_it_is_told(listing: str) -> None:
+    """By the listing of open descriptors where there is one, else every number up to the limit."""
+    script = (
+        "import json, os\n"
+        "from runtests import launch\n"
+        f"if {listing!r} == 'none':\n"
+        "    def no_listing(path): raise OSError(path)\n"
+        "    os.listdir = no_listing\n"
+        "first, second = os.pipe(), os.pipe()\n"
+        "launch.close_inherited((second[0],))\n"
+        "def is_open(fd):\n"
+        "    try: os.fstat(fd)\n"
+        "    except OSError: return False\n"
+        "    return True\n"
+        "print(json.dumps([is_open(fd) for fd in (0, 1, 2, *first, *second)]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], env=clean_environ(), capture_output=True, text=True)
+    assert json.loads(done.stdout) == [True, True, True, False, False, True, False], done.stdout + done.stderr
