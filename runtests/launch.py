@@ -109,18 +109,23 @@ class Launcher:
         command_read, self.command = os.pipe()
         self.gate_read, self.gate = os.pipe()  # the gate fd keeps its number in the child (pass_fds)
         self.process: Process
-        if fork:
-            self.process = self.fork(command_read, output_path)
+        try:
+            self.process = self.fork(command_read, output_path) if fork else self.spawn(command_read, output_path)
+        except OSError:  # never in the forked child: it leaves through SystemExit only
+            os.close(self.command)
+            os.close(self.gate)
+            raise
         from pathlib import Path
 
         self.workdir, self.output_path = Path(workdir), Path(output_path)
-        if fork:
-            return
+
+    def spawn(self, command_read: int, output_path: str) -> Process:
+        """Start `python _launcher.py` (see the module's docstring)."""
         import subprocess
 
         try:
-            with open(self.output_path, "wb") as output:
-                self.process = subprocess.Popen(
+            with open(output_path, "wb") as output:
+                return subprocess.Popen(
                     [sys.executable, LAUNCHER, str(command_read)],
                     env=self.env,
                     stdin=subprocess.DEVNULL,
@@ -147,8 +152,16 @@ class Launcher:
             for descriptor in (output, ready_read, ready_write, *keep):
                 os.close(descriptor)
             raise
-        if pid == 0:
-            become_launcher(output, keep, self.env)  # no cleanup code may run in the child on its way out
+        if pid == 0:  # the child: no cleanup code of the parent's may run on its way out, so only SystemExit leaves
+            try:
+                become_launcher(output, keep, self.env)
+            except SystemExit:
+                raise
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()  # to the output file, as a fresh interpreter would print it
+                raise SystemExit(1) from None
         for descriptor in (output, ready_write, *keep):
             os.close(descriptor)
         # Popen returns once the child is on its own; so does this: the child's copy of ready_write closes when
@@ -270,7 +283,18 @@ def prestart(argv: Sequence[str], environ: Mapping[str, str], fork: bool = False
     head = list(argv[: argv.index("--")] if "--" in argv else argv)
     if head[:1] == ["combine"] or NOT_A_RUN.intersection(head):
         return
-    _prestarted = Launcher(make_workdir(), environ, fork)
+    # No head start when this fails: the run then starts its first pytest process itself, and reports what fails
+    # in one line (here it would be a traceback).
+    try:
+        workdir = make_workdir()
+    except OSError:
+        return
+    try:
+        _prestarted = Launcher(workdir, environ, fork)
+    except OSError:
+        import shutil
+
+        shutil.rmtree(workdir, ignore_errors=True)  # runtests' own: the output file, empty
 
 
 def make_workdir() -> str:

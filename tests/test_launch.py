@@ -267,3 +267,41 @@ def test_close_inherited_keeps_only_stdio_and_what_it_is_told(listing: str) -> N
     )
     done = subprocess.run([sys.executable, "-c", script], env=clean_environ(), capture_output=True, text=True)
     assert json.loads(done.stdout) == [True, True, True, False, False, True, False], done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("fork", [False, True], ids=["spawn", "fork"])
+def test_a_launcher_that_cannot_start_is_no_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fork: bool) -> None:
+    """The head start is an optimisation: when its process cannot be made, the run goes on without it (and its
+    own start of pytest reports the problem in one line); no descriptor or directory is left behind."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", refuse)
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    descriptors = sorted(os.listdir("/proc/self/fd"))
+    launch.prestart([], clean_environ(), fork=fork)
+    assert launch.take_prestarted() is None
+    assert sorted(os.listdir("/proc/self/fd")) == descriptors
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_forked_child_that_fails_before_pytest_exits_and_never_runs_on_as_runtests(tmp_path: Path) -> None:
+    """An error in the child, even an OSError (which prestart would take for a failed start), ends the child with
+    exit code 1 and the traceback; it must never fall back into the entry point's code, a second runtests."""
+    script = (
+        "import os, sys\n"
+        "from runtests import launch\n"
+        "def broken(output, keep, env): raise OSError('broken child')\n"
+        "launch.become_launcher = broken\n"
+        "launch.prestart([], dict(os.environ), fork=True)\n"
+        "print('runtests goes on', os.getpid(), flush=True)\n"
+        "launcher = launch.take_prestarted()\n"
+        "print('launcher exit', launcher.process.wait(timeout=60), flush=True)\n"
+    )
+    env = clean_environ({"TMPDIR": str(tmp_path)})
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    lines = done.stdout.splitlines()
+    assert [line.split()[:3] for line in lines] == [["runtests", "goes", "on"], ["launcher", "exit", "1"]], done
+    assert "OSError: broken child" in done.stderr
