@@ -207,7 +207,7 @@ def test_a_forked_process_waits_polls_and_times_out_as_popen() -> None:
         (["-W", "error", "check.py"], "", False),
         (
             ["check.py"],
-            "import threading; threading.Thread(target=__import__('time').sleep, args=(5,)).start()\n",
+            "import threading; threading.Thread(target=__import__('time').sleep, args=(5,), daemon=True).start()\n",
             False,
         ),
         (["check.py"], "import pytest\n", False),
