@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from runtests import durations, gitcheck, sizing
 from runtests.config import Options
 from runtests.diagnose import apply_retries, check_guarantees, find_suspects
-from runtests.errors import GitUnavailableError, UsageError
+from runtests.errors import DirtyWorktreeError, GitUnavailableError, UsageError
 from runtests.launch import Launcher, take_prestarted
 from runtests.plan import PARALLEL, Phase, Plan, make_plan, make_retry_phase
 from runtests.report.jsonreport import check_writable, describe_context, make_report, write_report
@@ -338,9 +338,38 @@ def run(options: Options, environ: Mapping[str, str], live: bool) -> int:
         shutil.rmtree(workdir, ignore_errors=True)  # runtests' own event and output files only
 
 
+def new_summary(options: Options) -> RunSummary:
+    return RunSummary(
+        phases=[],
+        min_pass_rate=options.min_pass_rate,
+        accept_parallel_only=options.accept_parallel_only,
+        strict_guarantees=options.strict_guarantees,
+        serial_marker=options.serial_marker,
+        shard=options.shard,
+        slowest=options.slowest,
+    )
+
+
+def write_refused_reports(options: Options, refusal: str) -> None:
+    """The JSON and JUnit reports of a run that --git-check require-clean refused: no phase, no test, exit code 6,
+    and the reason, so that a CI step that collects them finds them (the terminal gets the one-line error)."""
+    summary = dataclasses.replace(new_summary(options), worktree_refusal=refusal)
+    if options.json_report is not None:
+        report = make_report(summary, time.time(), 0.0) | describe_context(options, None, None, None, refusal)
+        write_report(options.json_report, report)
+    if options.junitxml is not None:
+        from runtests.report.junit import write_junit
+
+        write_junit(options.junitxml, summary, 0.0)
+
+
 def run_started(plan: Plan, options: Options, environ: Mapping[str, str], live: bool, starter: PhaseStarter) -> int:
     staged_expected = environ.get("PRE_COMMIT") == "1"
-    before, git_problem = inspect_worktree(options, staged_expected)
+    try:
+        before, git_problem = inspect_worktree(options, staged_expected)
+    except (DirtyWorktreeError, GitUnavailableError) as refusal:  # under require-clean: nothing runs
+        write_refused_reports(options, str(refusal))
+        raise
     started_at, began = time.time(), time.monotonic()
     limits = Limits(None if options.run_timeout is None else began + options.run_timeout, options.timeout)
     if plan.phases and not options.stream:
@@ -359,15 +388,7 @@ def run_started(plan: Plan, options: Options, environ: Mapping[str, str], live: 
         )
     reporter.show_worktree(before, git_problem, staged_expected)
 
-    summary = RunSummary(
-        phases=[],
-        min_pass_rate=options.min_pass_rate,
-        accept_parallel_only=options.accept_parallel_only,
-        strict_guarantees=options.strict_guarantees,
-        serial_marker=options.serial_marker,
-        shard=options.shard,
-        slowest=options.slowest,
-    )
+    summary = new_summary(options)
     worktree = WorktreeWatch(options.cwd, before)
     try:
         run_phases(plan, options, summary, worktree, reporter, starter, limits)

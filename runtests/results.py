@@ -321,7 +321,7 @@ class RunSummary:
     phases: list[PhaseResult]
     min_pass_rate: float = 100.0
     notes: list[str] = dataclasses.field(default_factory=list)
-    worktree_refusal: str | None = None  # set when --git-check require-clean fails after the run
+    worktree_refusal: str | None = None  # --git-check require-clean refused: before the run (no phases) or after it
     retry: PhaseResult | None = None  # --retry-serially; its verdicts are on the parallel tests
     accept_parallel_only: bool = False
     broken_guarantees: list[str] = dataclasses.field(default_factory=list)
@@ -368,6 +368,8 @@ class RunSummary:
         return None
 
     def exit_code(self) -> int:
+        if self.worktree_refusal and not self.phases:  # refused before the run: nothing else to say
+            return errors.EXIT_DIRTY_WORKTREE
         counts = self.counts()
         rate = compute_pass_rate(counts)
         if any(phase.interrupted for phase in self.phases) or self.collect_errors():

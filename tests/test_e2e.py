@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import junitparser
 import pytest
 
 from tests.conftest import REPO_ROOT, clean_environ
@@ -236,10 +237,16 @@ def test_dirty_tree_is_reported_and_never_modified(sample_project):
     assert (project.path / "notes.txt").read_text() == "v2, uncommitted\n"
     assert run.report["git"]["before"]["unstaged"] == ["notes.txt"]
 
-    refused = project.run("-n", "2", "--git-check", "require-clean").assert_exit(6)
+    junit = project.path.parent / "refused.xml"
+    refused = project.run("-n", "2", "--git-check", "require-clean", "--junitxml", str(junit)).assert_exit(6)
     assert "require-clean" in refused.stderr and "notes.txt" in refused.stderr
     assert "Traceback" not in refused.output
     assert project.status() == status
+    # The reports a CI step collects exist all the same: nothing ran, and why.
+    report = refused.report
+    assert (report["exit_code"], report["phases"], report["tests"], report["pass_rate"]) == (6, [], [], None)
+    assert "require-clean" in report["git"]["problem"] and "notes.txt" in report["git"]["problem"]
+    assert sum(suite.tests for suite in junitparser.JUnitXml.fromfile(str(junit))) == 0
 
 
 def test_files_the_tests_leave_behind_are_listed(sample_project):

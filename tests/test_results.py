@@ -186,6 +186,8 @@ def test_worktree_refusal_only_when_tests_otherwise_passed():
     assert passed.exit_code() == 6
     failed = RunSummary([phase("parallel", 1, Outcome.FAILED)], worktree_refusal="dirty")
     assert failed.exit_code() == 1
+    refused_before = RunSummary([], worktree_refusal="dirty")
+    assert refused_before.exit_code() == 6  # not 5: nothing ran because runtests refused
 
 
 def test_recorder_turns_a_test_lost_with_its_process_into_an_error():
