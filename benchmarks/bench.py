@@ -300,7 +300,7 @@ def main() -> None:
     parser.add_argument("--dists", nargs="+", default=["load", "worksteal", "loadscope", "loadfile"])
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument(
-        "--baseline", type=Path, help="also time runtests from this checkout (overhead, noserial, sequential)"
+        "--baseline", type=Path, help="also time runtests from this checkout (overhead, noserial, sequential, fixed)"
     )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="runtests-bench-"))

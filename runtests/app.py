@@ -148,7 +148,7 @@ def execute_phase(
     limits: Limits,
     on_held_back: Callable[[list[str]], None] = lambda ids: None,
 ) -> PhaseResult:
-    result = PhaseResult(phase.name, workers=0, dist=phase.dist, started_at=time.time())
+    result = PhaseResult(phase.name, workers=0, dist=phase.dist)
     recorder = PhaseRecorder(result)
 
     def on_event(event: dict[str, object]) -> None:
@@ -161,11 +161,7 @@ def execute_phase(
             on_held_back(result.held_back or [])
 
     reporter.phase_started(phase)
-    began = time.monotonic()
-    try:
-        run = process.run(on_event, limits)
-    finally:
-        result.duration_s = time.monotonic() - began
+    run = process.run(on_event, limits)
     # From its gate's opening, which may have come before this call (the first phase: see run_started).
     result.started_at, result.duration_s = run.started_at, run.duration_s
     result.output_path = run.output_path
@@ -267,14 +263,8 @@ def write_outputs(
             f"work tree: {gitcheck.describe_paths(pollution.paths())}"
         )
     record_durations(options, summary)
-    if options.json_report is not None:
-        report = make_report(summary, started_at, duration_s)
-        report |= describe_context(options, worktree.before, worktree.latest, pollution, git_problem)
-        write_report(options.json_report, report)
-    if options.junitxml is not None:
-        from runtests.report.junit import write_junit
-
-        write_junit(options.junitxml, summary, duration_s)
+    context = describe_context(options, worktree.before, worktree.latest, pollution, git_problem)
+    write_report_files(options, summary, started_at, duration_s, context)
     if options.trace is not None:
         from runtests.report.trace import write_trace
 
@@ -350,17 +340,23 @@ def new_summary(options: Options) -> RunSummary:
     )
 
 
+def write_report_files(
+    options: Options, summary: RunSummary, started_at: float, duration_s: float, context: dict[str, object]
+) -> None:
+    """The --json-report (results, then `context`: the options and git keys) and --junitxml files, if asked for."""
+    if options.json_report is not None:
+        write_report(options.json_report, make_report(summary, started_at, duration_s) | context)
+    if options.junitxml is not None:
+        from runtests.report.junit import write_junit
+
+        write_junit(options.junitxml, summary, duration_s)
+
+
 def write_refused_reports(options: Options, refusal: str) -> None:
     """The JSON and JUnit reports of a run that --git-check require-clean refused: no phase, no test, exit code 6,
     and the reason, so that a CI step that collects them finds them (the terminal gets the one-line error)."""
     summary = dataclasses.replace(new_summary(options), worktree_refusal=refusal)
-    if options.json_report is not None:
-        report = make_report(summary, time.time(), 0.0) | describe_context(options, None, None, None, refusal)
-        write_report(options.json_report, report)
-    if options.junitxml is not None:
-        from runtests.report.junit import write_junit
-
-        write_junit(options.junitxml, summary, 0.0)
+    write_report_files(options, summary, time.time(), 0.0, describe_context(options, None, None, None, refusal))
 
 
 def run_started(plan: Plan, options: Options, environ: Mapping[str, str], live: bool, starter: PhaseStarter) -> int:

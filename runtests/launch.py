@@ -64,10 +64,11 @@ class ForkedProcess:
         self.args = [sys.executable, "-m", "pytest"]
         self.returncode: int | None = None
 
-    def poll(self) -> int | None:
+    def reap(self, options: int) -> int | None:
+        """os.waitpid with `options` (WNOHANG: without waiting), once the exit code is known no more."""
         if self.returncode is None:
             try:
-                pid, status = os.waitpid(self.pid, os.WNOHANG)
+                pid, status = os.waitpid(self.pid, options)
             except ChildProcessError:  # reaped elsewhere: as subprocess.Popen, call it a success
                 self.returncode = 0
             else:
@@ -75,17 +76,15 @@ class ForkedProcess:
                     self.returncode = os.waitstatus_to_exitcode(status)
         return self.returncode
 
+    def poll(self) -> int | None:
+        return self.reap(os.WNOHANG)
+
     def wait(self, timeout: float | None = None) -> int:
         """The exit code (minus the signal number when killed); subprocess.TimeoutExpired past `timeout`."""
         if timeout is None:
-            while self.returncode is None:
-                try:
-                    _, status = os.waitpid(self.pid, 0)
-                except ChildProcessError:
-                    self.returncode = 0
-                else:
-                    self.returncode = os.waitstatus_to_exitcode(status)
-            return self.returncode
+            while (code := self.reap(0)) is None:
+                pass  # without WNOHANG, waitpid blocks until the child has ended: one pass
+            return code
         import subprocess
         import time
 
