@@ -2,7 +2,8 @@
 
     python benchmarks/bench.py overhead     # runtests vs `pytest -n 2 -m "not serial"` + `pytest -p no:xdist -m serial`
     python benchmarks/bench.py noserial     # no serial test: runtests vs one `pytest -n 2`
-    python benchmarks/bench.py makespan     # heavy-tailed suite: wall / physical bound, longest-first vs collection
+    python benchmarks/bench.py makespan     # heavy-tailed suite: wall / physical bound, balanced vs xdist's own
+    python benchmarks/bench.py faithful     # order-dependent suite, second run: runtests vs raw xdist, per mode
     python benchmarks/bench.py sequential   # 1,000 trivial tests with history vs `pytest -p no:xdist`
     python benchmarks/bench.py scale        # 20,000 trivial tests: runtests' own peak RSS and CPU share
     python benchmarks/bench.py startup      # `runtests --version` vs `python -c pass` + `python -c "import click"`
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from suites import make_suite
+from suites import make_suite, order_suite, write_files
 
 PY = sys.executable
 RAW_PARALLEL = [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "-m", "not serial"]
@@ -171,7 +172,7 @@ def bench_sequential(args: argparse.Namespace, work: Path) -> dict[str, object]:
 
 
 def bench_makespan(args: argparse.Namespace, work: Path) -> dict[str, object]:
-    """Heavy-tailed sleep suite, long tests collected last: wall / bound with and without longest-first."""
+    """Heavy-tailed sleep suite, long tests collected last: wall / bound, balanced and with xdist's own scheduler."""
     suite = make_suite(
         work / "makespan", tests=600, modules=12, serial_share=0.0, shape="heavy-tail", total_s=args.total_s
     )
@@ -190,10 +191,43 @@ def bench_makespan(args: argparse.Namespace, work: Path) -> dict[str, object]:
         plain, ordered = rotate(args.pairs, suite, [([[*base, "--order", "collection"]], None), ([base], None)])
         plain_m, ordered_m = statistics.median(plain), statistics.median(ordered)
         print(
-            f"  {dist:<10} collection {plain_m:6.2f}s ({plain_m / bound:.2f} x bound)   "
-            f"longest-first {ordered_m:6.2f}s ({ordered_m / bound:.2f} x bound)   gain {1 - ordered_m / plain_m:.0%}"
+            f"  {dist:<10} xdist's own {plain_m:6.2f}s ({plain_m / bound:.2f} x bound)   "
+            f"balanced {ordered_m:6.2f}s ({ordered_m / bound:.2f} x bound)   gain {1 - ordered_m / plain_m:.0%}"
         )
-        results[dist] = {"collection_s": plain, "longest_first_s": ordered, "ratio_to_bound": ordered_m / bound}
+        results[dist] = {"collection_s": plain, "balanced_s": ordered, "ratio_to_bound": ordered_m / bound}
+    return results
+
+
+def bench_faithful(args: argparse.Namespace, work: Path) -> dict[str, object]:
+    """The order-dependent suite (suites.order_suite): raw `pytest -n 2 --dist MODE` against runtests' second run
+    (durations recorded by a first), alternating; each run's verdict and module fixture set-ups counted too."""
+    suite = write_files(work / "faithful", order_suite())
+    log = work / "setups.log"
+    env = {**ENV, "SETUP_LOG": str(log)}
+    print(f"faithful: 12 modules x 10 order-dependent tests, 3 long ones (1.5 s); {args.pairs} alternating pairs")
+    timed([*RUNTESTS, "-n", "2"], cwd=suite, env=env)  # the first run records the durations
+
+    def measure(*commands: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, int, int]:
+        log.unlink(missing_ok=True)
+        began = time.perf_counter()
+        done = subprocess.run(commands[0], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        seconds = time.perf_counter() - began
+        return seconds, done.returncode, len(log.read_text().splitlines()) if log.exists() else 0
+
+    results: dict[str, object] = {}
+    for dist in args.faithful_dists:
+        raw = [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", dist]
+        ours = [*RUNTESTS, "-n", "2", "--dist", dist]
+        raw_runs, our_runs = rotate(args.pairs, suite, [([raw], env), ([ours], env)], measure)
+        raw_s, our_s = [run[0] for run in raw_runs], [run[0] for run in our_runs]
+        codes = sorted({run[1] for run in raw_runs}), sorted({run[1] for run in our_runs})
+        setups = [run[2] for run in raw_runs], [run[2] for run in our_runs]
+        print(f"  {dist}: exit codes raw {codes[0]}, runtests {codes[1]}; module set-ups (median) raw "
+              f"{statistics.median(setups[0])}, runtests {statistics.median(setups[1])}")  # fmt: skip
+        show(f"runtests --dist {dist}", our_s)
+        show(f"pytest -n 2 --dist {dist}", raw_s)
+        ratio = compare(f"{dist}: runtests / raw xdist", our_s, raw_s)
+        results[dist] = {"raw_s": raw_s, "runtests_s": our_s, "exit_codes": codes, "setups": setups, **ratio}
     return results
 
 
@@ -284,6 +318,7 @@ BENCHES = {
     "noserial": bench_noserial,
     "sequential": bench_sequential,
     "makespan": bench_makespan,
+    "faithful": bench_faithful,
     "scale": bench_scale,
     "startup": bench_startup,
     "fixed": bench_fixed,
@@ -298,6 +333,7 @@ def main() -> None:
     parser.add_argument("--scale-tests", type=int, default=20_000)
     parser.add_argument("--total-s", type=float, default=22.0)
     parser.add_argument("--dists", nargs="+", default=["load", "worksteal", "loadscope", "loadfile"])
+    parser.add_argument("--faithful-dists", nargs="+", default=["load", "loadscope", "loadfile"])
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument(
         "--baseline", type=Path, help="also time runtests from this checkout (overhead, noserial, sequential, fixed)"

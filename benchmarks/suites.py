@@ -88,15 +88,65 @@ def make_suite(
                 lines.append("@pytest.mark.serial\n")
             lines.append(f"def test_{index}():\n    {body_for(seconds[index], kind)}\n\n")
         (root / f"test_m{module:03d}.py").write_text("".join(lines), encoding="utf-8")
-    for name, text in (extra or {}).items():  # a conftest.py, say
+    extra = {**(extra or {}), **({".gitignore": ".pytest_cache/\n__pycache__/\n"} if git else {})}
+    return write_files(root, extra, git)  # a conftest.py, say
+
+
+# An order-dependent suite: each module's autouse fixture costs `fixture_s` and logs its set-up to $SETUP_LOG; each
+# test fails when a test written after it in its module already ran in this process; the last test of the last
+# `long_modules` modules takes `long_s`. xdist's own `load` keeps it green; reordering a worker's tests does not.
+ORDER_MODULE = """
+import os, time
+
+import pytest
+
+RAN = set()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def module_setup():
+    time.sleep({fixture_s})
+    with open(os.environ["SETUP_LOG"], "a") as log:
+        log.write(f"{{__name__}} {{os.getpid()}}\\n")
+
+
+def check(n):
+    later = sorted(m for m in RAN if m > n)
+    assert not later, f"tests written after test {{n}} already ran in this process: {{later}}"
+    RAN.add(n)
+{tests}"""
+
+
+def order_suite(
+    modules: int = 12, tests: int = 10, long_s: float = 1.5, long_modules: int = 3, fixture_s: float = 0.05
+) -> dict[str, str]:
+    """The files of the order-dependent suite (ORDER_MODULE), `modules` modules of `tests` tests."""
+    files = {"pytest.ini": "[pytest]\n", ".gitignore": ".pytest_cache/\n__pycache__/\n"}
+    for module in range(modules):
+        body = "".join(
+            f"\n\ndef test_{n:02d}():\n    check({n})\n"
+            + (f"    time.sleep({long_s})\n" if n == tests - 1 and module >= modules - long_modules else "")
+            for n in range(tests)
+        )
+        files[f"test_m{module:02d}.py"] = ORDER_MODULE.format(fixture_s=fixture_s, tests=body)
+    return files
+
+
+def write_files(root: Path, files: dict[str, str], git: bool = True) -> Path:
+    """Write `files` under `root` and, with `git`, commit them in a new repository, as a user's checkout."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
         (root / name).write_text(text, encoding="utf-8")
     if git:
-        (root / ".gitignore").write_text(".pytest_cache/\n__pycache__/\n", encoding="utf-8")
-        env = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid"}
-        env |= {"GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.invalid"}
-        for command in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "suite"]):
-            subprocess.run(command, cwd=root, check=True, env=env)
+        commit_all(root)
     return root
+
+
+def commit_all(root: Path) -> None:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid"}
+    env |= {"GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.invalid"}
+    for command in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "suite"]):
+        subprocess.run(command, cwd=root, check=True, env=env)
 
 
 def main() -> None:

@@ -148,7 +148,7 @@ def execute_phase(
     limits: Limits,
     on_held_back: Callable[[list[str]], None] = lambda ids: None,
 ) -> PhaseResult:
-    result = PhaseResult(phase.name, workers=0, dist=phase.dist)
+    result = PhaseResult(phase.name, dist=phase.dist)
     recorder = PhaseRecorder(result)
 
     def on_event(event: dict[str, object]) -> None:
@@ -222,7 +222,7 @@ def run_phases(
 
 def diagnose(summary: RunSummary, worktree: WorktreeWatch) -> None:
     for phase in summary.phases:
-        if phase.workers:
+        if phase.is_parallel:
             find_suspects(phase.tests)
     summary.broken_guarantees = check_guarantees(summary.phases)
     if worktree.problem:
@@ -376,7 +376,7 @@ def run_started(plan: Plan, options: Options, environ: Mapping[str, str], live: 
 
     from runtests.report.terminal import TerminalReporter, make_console
 
-    reporter = TerminalReporter(make_console(options.color), live)
+    reporter = TerminalReporter(make_console(options.color, live), live)
     reporter.show_notes(plan.notes)
     if options.shard is not None:
         reporter.show_notes(

@@ -11,7 +11,9 @@ from typing import Any
 import click
 
 from runtests import __version__
+from runtests.config import ORDER_ALIASES, ORDERS
 from runtests.errors import EXIT_CODES, EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED, EXIT_USAGE_ERROR, RuntestsError
+from runtests.modes import DEFAULT_DIST, DIST_MODES
 
 EPILOG = "\b\nExit codes:\n" + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES.items())
 HELP = """Run a pytest suite in two phases and print one combined report.
@@ -47,8 +49,8 @@ def wants_live_view(options: Any, environ: Mapping[str, str]) -> bool:
 )
 @click.option(
     "--dist",
-    type=click.Choice(["load", "loadscope", "loadfile", "loadgroup", "worksteal"]),
-    help="xdist distribution mode.  [default: load]",
+    type=click.Choice(DIST_MODES),
+    help=f"xdist distribution mode.  [default: {DEFAULT_DIST}]",
 )
 @click.option("--serial-marker", metavar="NAME", help="marker of the tests for the serial phase.  [default: serial]")
 @click.option(
@@ -97,9 +99,10 @@ def wants_live_view(options: Any, environ: Mapping[str, str]) -> bool:
 @click.option("--junitxml", metavar="PATH", help="write one JUnit XML file for the whole run.")
 @click.option(
     "--order",
-    type=click.Choice(["longest-first", "collection"]),
-    help="parallel phase order: the longest recorded work first, shaped for --dist; pytest's --ff is honoured."
-    "  [default: longest-first]",
+    type=click.Choice([*ORDERS, *ORDER_ALIASES]),
+    metavar="|".join(ORDERS),
+    help="balanced: with recorded durations, runtests' scheduler gives each worker its share, never changing the "
+    "order a worker runs its tests in; collection: xdist's own scheduler.  [default: balanced]",
 )
 @click.option("--trace", metavar="PATH", help="write a Chrome trace-event timeline (open it in Perfetto).")
 @click.option("--slowest", type=int, metavar="N", help="list the N slowest tests in the report.")

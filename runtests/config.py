@@ -11,12 +11,13 @@ from typing import Any
 
 from runtests.durations import parse_shard
 from runtests.errors import ConfigError, UsageError
+from runtests.modes import DEFAULT_DIST, DIST_MODES
 
-DIST_MODES = ("load", "loadscope", "loadfile", "loadgroup", "worksteal")
 PHASES = ("all", "parallel", "serial")
 GIT_CHECKS = ("off", "warn", "require-clean")
 COLORS = ("auto", "always", "never")
-ORDERS = ("longest-first", "collection")
+ORDERS = ("balanced", "collection")
+ORDER_ALIASES = {"longest-first": "balanced"}  # its name before it balanced by assignment instead of by order
 WORKER_WORDS = ("auto", "logical")
 MARKER_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 
@@ -27,7 +28,7 @@ class Options:
 
     cwd: Path
     pytest_args: tuple[str, ...] = ()
-    dist: str = "load"
+    dist: str = DEFAULT_DIST
     workers: str | int = "auto"
     serial_marker: str = "serial"
     phase: str = "all"
@@ -44,7 +45,7 @@ class Options:
     shard: tuple[int, int] | None = None  # (K, N), 1-based
     durations_file: Path | None = None  # None: pytest's cache
     junitxml: Path | None = None
-    order: str = "longest-first"
+    order: str = "balanced"
     trace: Path | None = None
     slowest: int = 0
     config_file: Path | None = None
@@ -69,7 +70,7 @@ CONFIG_KEYS: dict[str, str] = {
     "shard": "K/N with 1 <= K <= N, e.g. 2/3",
     "durations_file": "a file path",
     "junitxml": "a file path",
-    "order": "longest-first or collection",
+    "order": "balanced or collection",
     "trace": "a file path",
     "slowest": "a whole number >= 0",
     "pytest_args": "a list of strings",
@@ -97,6 +98,8 @@ def parse_workers(value: object) -> str | int:
 
 def check_value(key: str, value: Any) -> Any:
     """Validate one setting from any source; ValueError when it does not fit CONFIG_KEYS[key]."""
+    if key == "order" and value in ORDER_ALIASES:
+        return ORDER_ALIASES[value]
     if key in ("dist", "phase", "git_check", "color", "order"):
         choices = {"dist": DIST_MODES, "phase": PHASES, "git_check": GIT_CHECKS, "color": COLORS, "order": ORDERS}[key]
         if isinstance(value, str) and value in choices:

@@ -7,6 +7,7 @@ import itertools
 from collections import defaultdict
 from collections.abc import Iterable
 
+from runtests.modes import MODES, Mode, scope_of, xdist_id
 from runtests.results import PhaseResult, RetryResult, TestResult
 
 SUSPECTS_MAX = 5
@@ -58,20 +59,13 @@ def apply_retries(parallel: PhaseResult, retry: PhaseResult) -> None:
             test.retry = RetryResult(rerun.outcome, rerun.longrepr)
 
 
-def scope_of(nodeid: str, dist: str) -> str:
-    """The unit xdist keeps on one worker: the file for loadfile, the class or module for loadscope."""
-    if dist == "loadfile":
-        return nodeid.split("::", 1)[0]
-    return nodeid.rsplit("::", 1)[0] if "::" in nodeid else nodeid
-
-
 def check_guarantees(phases: Iterable[PhaseResult]) -> list[str]:
     """What the events show of broken promises: overlapping serial tests, groups or scopes split across workers."""
     problems: list[str] = []
     phases = [phase for phase in phases if phase.ran]
-    parallel_stop = max((t.stop for p in phases if p.workers for t in p.tests if t.stop is not None), default=None)
+    parallel_stop = max((t.stop for p in phases if p.is_parallel for t in p.tests if t.stop is not None), default=None)
     for phase in phases:
-        if phase.workers:
+        if phase.is_parallel:
             problems += check_scheduling(phase)
             continue
         timed = sorted(
@@ -85,29 +79,60 @@ def check_guarantees(phases: Iterable[PhaseResult]) -> list[str]:
     return problems
 
 
+def unit_of(test: TestResult, dist: str) -> str:
+    """The unit xdist kept `test` in under `dist` (its xdist_group under loadgroup)."""
+    return scope_of(xdist_id(test.nodeid, test.group) if dist == "loadgroup" else test.nodeid, dist)
+
+
 def check_scheduling(phase: PhaseResult) -> list[str]:
-    if phase.dist not in ("loadgroup", "loadscope", "loadfile"):
+    """What the mode promises: its units whole on one worker, and each worker (under load) or each unit (under
+    the scoped modes) in collection order. A crash moves a dead worker's tests elsewhere: those are let be."""
+    mode = MODES.get(phase.dist or "")
+    if mode is None:
+        return []
+    return check_units(phase, mode) + check_order(phase, mode)
+
+
+def check_units(phase: PhaseResult, mode: Mode) -> list[str]:
+    if not mode.is_scoped:
         return []
     workers: dict[str, set[str]] = defaultdict(set)
     crashed: set[str] = set()
     for test in phase.tests:
-        if phase.dist == "loadgroup":
-            if test.group is None:
-                continue
-            key = test.group
-        else:
-            key = scope_of(test.nodeid, phase.dist)
+        key = unit_of(test, mode.name)
         if test.crashed:
             crashed.add(key)  # xdist moves a dead worker's remaining tests to its replacement
         if test.worker:
             workers[key].add(test.worker)
-    what = {"loadgroup": "xdist_group", "loadscope": "scope", "loadfile": "file"}[phase.dist]
+    what = {"loadgroup": "xdist_group", "loadscope": "scope", "loadfile": "file"}[mode.name]
     problems = []
     for key, ran_on in sorted(workers.items()):
         if len(ran_on) > 1 and key not in crashed:
             hint = " (pytest-xdist #1386: pytest 9.2 with xdist 3.8 drops the groups)" if what == "xdist_group" else ""
             problems.append(
-                f"--dist {phase.dist}: {what} {key!r} ran on {len(ran_on)} workers ({', '.join(sorted(ran_on))}), "
+                f"--dist {mode.name}: {what} {key!r} ran on {len(ran_on)} workers ({', '.join(sorted(ran_on))}), "
                 f"not one{hint}"
             )
+    return problems
+
+
+def check_order(phase: PhaseResult, mode: Mode) -> list[str]:
+    """The first test that ran after one collected later than it: on the same worker under load, in the same
+    unit under the scoped modes (worksteal keeps no order across a steal)."""
+    if not (mode.keeps_order or mode.is_scoped) or not phase.collected or any(t.crashed for t in phase.tests):
+        return []
+    position = {nodeid: index for index, nodeid in enumerate(phase.collected)}
+    last: dict[tuple[str, str], TestResult] = {}
+    problems = []
+    for test in sorted((t for t in phase.tests if t.worker and t.start is not None), key=lambda t: t.start or 0.0):
+        key = (test.worker or "", "" if mode.keeps_order else unit_of(test, mode.name))
+        before = last.get(key)
+        if before is not None and position.get(test.nodeid, -1) < position.get(before.nodeid, -1):
+            where = "worker" if mode.keeps_order else "unit"
+            problems.append(
+                f"--dist {mode.name}: {test.nodeid} ran after {before.nodeid} on {test.worker}, though collected "
+                f"before it (each {where} runs its tests in collection order)"
+            )
+            break
+        last[key] = test
     return problems

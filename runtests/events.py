@@ -4,6 +4,8 @@ Every line has an ``"e"`` key naming the event. Version 1 events:
 
 - ``start``: ``v``, ``phase``, ``workers`` (resolved xdist worker count, 0 without xdist), ``dist``,
   ``cache_dir`` (pytest's cache directory, or null without the cacheprovider), ``rootdir``
+- ``scheduler``: ``name`` (``runtests`` when runtests' scheduler balances the phase by recorded durations,
+  ``xdist`` for xdist's own)
 - ``collected``: ``ids`` (node ids this phase will run, after all deselection)
 - ``held_back``: ``ids`` (node ids left for the other phase by the marker filter)
 - ``begin``: ``nodeid`` (a test started; lets a crash or hang name it)
@@ -34,7 +36,7 @@ TIMEOUT_OPTION = "--runtests-timeout"
 SHARD_OPTION = "--runtests-shard"
 DURATIONS_OPTION = "--runtests-durations"
 GATE_OPTION = "--runtests-gate"
-ORDER_OPTION = "--runtests-order"
+BALANCE_OPTION = "--runtests-balance"
 
 # What the plugin keeps in a phase: tests without the marker, tests with it, or everything (`-n 0`).
 SELECT_UNMARKED = "unmarked"

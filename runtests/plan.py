@@ -12,7 +12,6 @@ from runtests.errors import UsageError
 PARALLEL = "parallel"
 SERIAL = "serial"
 RETRY = "retry"
-SCOPED_MODES = ("loadscope", "loadfile", "loadgroup")
 PLUGIN = "runtests.plugin"
 
 # pytest options that runtests sets itself; given through, they would fight the phase split.
@@ -87,10 +86,8 @@ def make_phase(name: str, select: str, workers: str | int, options: Options) -> 
         # fixtures still exist ("master"), and an `-n auto` in the project's addopts is overridden, not an error.
         return Phase(name, select, 0, None, (*argv, "-n", "0", *options.pytest_args))
     xdist: tuple[str, ...] = ("-n", str(workers), "--dist", options.dist)
-    if name == PARALLEL and options.order == "longest-first":
-        xdist += (f"{events.ORDER_OPTION}={options.dist}",)
-        if options.dist in SCOPED_MODES:
-            xdist += ("--no-loadscope-reorder",)  # it would sort scopes by test count over runtests' order
+    if name == PARALLEL and options.order == "balanced":
+        xdist += (events.BALANCE_OPTION,)
     return Phase(name, select, workers, options.dist, (*argv, *xdist, *options.pytest_args))
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from runtests import durations, events, ordering
+from runtests import durations, events
 
 DEFAULT_MARKER = "serial"
 MARKER_HELP = "run in runtests' serial phase: after every parallel test, in a fresh sequential process"
@@ -50,10 +50,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(events.SHARD_OPTION, default=None, help="keep only shard K/N of this phase's tests")
     group.addoption(events.DURATIONS_OPTION, default=None, help="recorded durations (default: pytest's cache)")
     group.addoption(
-        events.ORDER_OPTION,
-        default=None,
-        choices=("load", "loadscope", "loadfile", "loadgroup", "worksteal"),
-        help="order the tests longest first for this xdist mode (workers see --dist as 'no')",
+        events.BALANCE_OPTION,
+        action="store_true",
+        help="schedule the xdist workers by recorded durations (runtests.scheduler), never changing an order",
     )
     group.addoption(events.GATE_OPTION, default=None, type=int, help="wait for a byte on this fd before conftests")
 
@@ -86,6 +85,8 @@ def pytest_configure(config: pytest.Config) -> None:
         atexit.register(collect_then_freeze)
         if not is_xdist_worker(config):
             config.pluginmanager.register(EventWriter(config, path), "runtests-event-writer")
+    if config.getoption(events.BALANCE_OPTION) and not is_xdist_worker(config):
+        config.pluginmanager.register(Balancer(), "runtests-balancer")
     limit = config.getoption(events.TIMEOUT_OPTION)
     if limit:  # hook wrappers only where they have work: each costs every test a little
         config.pluginmanager.register(TestTimer(limit), "runtests-test-timer")
@@ -140,9 +141,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         keep_shard(config, items, shard)
         index, total = durations.parse_shard(shard)
         held_back = durations.split_shards(held_back, recorded_durations(config), total)[index - 1]
-    dist = config.getoption(events.ORDER_OPTION)
-    if dist and select == events.SELECT_UNMARKED:
-        order_longest_first(config, items, dist)
     if select != events.SELECT_ALL:
         report_held_back(config, held_back)
 
@@ -174,39 +172,21 @@ def recorded_durations(config: pytest.Config) -> dict[str, float]:
     return cached
 
 
-def order_longest_first(config: pytest.Config, items: list[pytest.Item], dist: str) -> None:
-    """Reorder the parallel phase for xdist's scheduler (runtests.ordering); every worker gets the same order."""
-    workerinput = getattr(config, "workerinput", {})
-    workers = int(workerinput.get("workercount") or getattr(config.option, "numprocesses", 0) or 0)
-    if workers < 1:
-        return
-    expected = durations.estimate((plain_nodeid(item.nodeid) for item in items), recorded_durations(config))
+class Balancer:
+    """In xdist's controller: runtests' scheduler, once durations are recorded; xdist's own until then."""
 
-    failed: dict[str, bool] = {}
-    if config.getoption("failedfirst", False) and hasattr(config, "cache"):
-        failed = config.cache.get("cache/lastfailed", {})
-    recorded = recorded_durations(config)
-    if dist in ("load", "worksteal") and not any(plain_nodeid(item.nodeid) in recorded for item in items):
-        return  # nothing known: keep collection order, and with it the locality of module fixtures
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        recorded = recorded_durations(config)
+        scheduler = None
+        if recorded:
+            from runtests.scheduler import make_scheduler
 
-    def scope_of(item: pytest.Item) -> str:
-        """The unit xdist keeps on one worker, as its schedulers split node ids."""
-        nodeid = plain_nodeid(item.nodeid)
-        if dist == "loadfile":
-            return nodeid.split("::", 1)[0]
-        if dist == "loadgroup":
-            return group_of(item) or nodeid
-        return nodeid.rsplit("::", 1)[0]
-
-    items[:] = ordering.order_tests(
-        items,
-        seconds=lambda item: expected[plain_nodeid(item.nodeid)],
-        dist=dist,
-        workers=workers,
-        scope=scope_of,
-        first=lambda item: plain_nodeid(item.nodeid) in failed,
-        max_chunk=getattr(config.option, "maxschedchunk", None),
-    )
+            scheduler = make_scheduler(config, log, recorded, plain_nodeid)
+        writer = config.pluginmanager.get_plugin("runtests-event-writer")
+        if writer is not None:
+            writer.emit({"e": "scheduler", "name": "xdist" if scheduler is None else "runtests"})
+        return scheduler
 
 
 def keep_shard(config: pytest.Config, items: list[pytest.Item], shard: str) -> None:

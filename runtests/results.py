@@ -202,7 +202,7 @@ class PhaseResult:
     """What one pytest process ran and how it ended."""
 
     name: str
-    workers: int = 0
+    xdist_workers: int = 0  # 0: a sequential phase (no xdist)
     dist: str | None = None
     exit_code: int | None = None  # None: the phase did not run
     duration_s: float = 0.0
@@ -218,6 +218,7 @@ class PhaseResult:
     began: bool = False  # pytest started its session (the plugin's start event)
     cache_dir: str | None = None
     rootdir: str | None = None
+    scheduler: str | None = None  # "runtests" or "xdist" under --order balanced; None when no one said
     ended: bool = False  # pytest reached the end of its session (the plugin's finish event)
     skipped_because: str | None = None
     shard: tuple[int, int] | None = None  # set when shard reports are combined
@@ -229,6 +230,20 @@ class PhaseResult:
     @property
     def ran(self) -> bool:
         return self.exit_code is not None
+
+    @property
+    def is_parallel(self) -> bool:
+        return self.xdist_workers > 0
+
+    @property
+    def workers(self) -> int:
+        """Processes that ran the phase's tests at once: its xdist workers, 1 when sequential, 0 when it did not
+        run. The JSON report's `workers` and the table's column."""
+        return self.xdist_workers or int(self.ran)
+
+    @property
+    def workers_label(self) -> str:
+        return f"{self.workers} ({self.dist})" if self.is_parallel else str(self.workers)
 
     def pytest_exit(self, code: int) -> bool:
         """Whether the process exited with pytest's `code`, not a test's `os._exit(code)` mid-session."""
@@ -265,8 +280,10 @@ class PhaseRecorder:
             result.began = True
             result.cache_dir = event.get("cache_dir")
             result.rootdir = event.get("rootdir")
-            result.workers = int(event.get("workers") or 0)
-            result.dist = event.get("dist") if result.workers else None
+            result.xdist_workers = int(event.get("workers") or 0)
+            result.dist = event.get("dist") if result.xdist_workers else None
+        elif kind == "scheduler":
+            result.scheduler = event.get("name")
         elif kind == "collected":
             result.collected = list(event.get("ids") or ())
         elif kind == "held_back":

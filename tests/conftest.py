@@ -91,6 +91,15 @@ class Project:
         git(self.path, "add", "-A")
         git(self.path, "commit", "-q", "--allow-empty", "-m", "sample")
 
+    def pytest(self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 120) -> RunOutcome:
+        """Plain `python -m pytest ARGS` in the project, as a user would type it."""
+        argv = [sys.executable, "-m", "pytest", *args]
+        done = subprocess.run(
+            argv, cwd=self.path, env=clean_environ(env), capture_output=True, text=True, timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        return RunOutcome(argv, self.path, done.returncode, done.stdout, done.stderr, None)
+
     def run(
         self,
         *args: str,

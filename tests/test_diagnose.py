@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from runtests.diagnose import apply_retries, check_guarantees, find_suspects, scope_of
+from runtests.diagnose import apply_retries, check_guarantees, find_suspects
+from runtests.modes import scope_of
 from runtests.results import Outcome, PhaseResult, TestResult
 
 
@@ -59,31 +60,55 @@ def test_split_group_is_a_broken_guarantee():
         run("t.py::b", "gw1", 0, 1, group="db"),
         run("t.py::c", "gw1", 1, 2),
     ]
-    problems = check_guarantees([PhaseResult("parallel", workers=2, dist="loadgroup", exit_code=0, tests=tests)])
+    problems = check_guarantees([PhaseResult("parallel", xdist_workers=2, dist="loadgroup", exit_code=0, tests=tests)])
     assert len(problems) == 1 and "xdist_group 'db' ran on 2 workers (gw0, gw1)" in problems[0]
     kept = [run("t.py::a", "gw0", 0, 1, group="db"), run("t.py::b", "gw0", 1, 2, group="db")]
-    assert check_guarantees([PhaseResult("parallel", workers=2, dist="loadgroup", exit_code=0, tests=kept)]) == []
+    assert check_guarantees([PhaseResult("parallel", xdist_workers=2, dist="loadgroup", exit_code=0, tests=kept)]) == []
 
 
 def test_split_scope_and_file():
     tests = [run("a.py::T::x", "gw0", 0, 1), run("a.py::T::y", "gw1", 0, 1), run("a.py::z", "gw0", 1, 2)]
-    loadscope = check_guarantees([PhaseResult("parallel", workers=2, dist="loadscope", exit_code=0, tests=tests)])
+    loadscope = check_guarantees([PhaseResult("parallel", xdist_workers=2, dist="loadscope", exit_code=0, tests=tests)])
     assert [p.split(":")[0] for p in loadscope] == ["--dist loadscope"] and "'a.py::T'" in loadscope[0]
-    loadfile = check_guarantees([PhaseResult("parallel", workers=2, dist="loadfile", exit_code=0, tests=tests)])
+    loadfile = check_guarantees([PhaseResult("parallel", xdist_workers=2, dist="loadfile", exit_code=0, tests=tests)])
     assert len(loadfile) == 1 and "file 'a.py'" in loadfile[0]
-    assert check_guarantees([PhaseResult("parallel", workers=2, dist="load", exit_code=0, tests=tests)]) == []
+    assert check_guarantees([PhaseResult("parallel", xdist_workers=2, dist="load", exit_code=0, tests=tests)]) == []
 
 
 def test_crash_moves_are_not_broken_guarantees():
     tests = [run("a.py::x", "gw0", 0, 1, Outcome.ERROR, crashed=True), run("a.py::y", "gw2", 1, 2)]
-    assert check_guarantees([PhaseResult("parallel", workers=2, dist="loadfile", exit_code=1, tests=tests)]) == []
+    assert check_guarantees([PhaseResult("parallel", xdist_workers=2, dist="loadfile", exit_code=1, tests=tests)]) == []
 
 
 def test_serial_tests_must_not_overlap_each_other_or_the_parallel_phase():
-    parallel = PhaseResult("parallel", workers=2, dist="load", exit_code=0, tests=[run("p", "gw0", 0, 5)])
+    parallel = PhaseResult("parallel", xdist_workers=2, dist="load", exit_code=0, tests=[run("p", "gw0", 0, 5)])
     fine = PhaseResult("serial", exit_code=0, tests=[run("s1", None, 6, 7), run("s2", None, 7, 8)])
     assert check_guarantees([parallel, fine]) == []
     overlapping = PhaseResult("serial", exit_code=0, tests=[run("s1", None, 4, 7), run("s2", None, 6.5, 8)])
     problems = check_guarantees([parallel, overlapping])
     assert "serial phase: s2 started before s1 ended" in problems
     assert "serial phase: s1 started before the parallel phase ended" in problems
+
+
+def test_order_kept_by_the_mode_is_a_guarantee():
+    """Under load each worker runs its tests in collection order; under the scoped modes each unit does;
+    worksteal keeps none across a steal, and a crash moves tests: neither is checked."""
+    collected = ["a.py::t1", "a.py::t2", "b.py::t3", "b.py::t4"]
+    backwards = [run("a.py::t2", "gw0", 0, 1), run("a.py::t1", "gw0", 1, 2), run("b.py::t3", "gw1", 0, 1),
+                 run("b.py::t4", "gw1", 1, 2)]  # fmt: skip
+
+    def check(dist, tests, **kw):
+        phase = PhaseResult("parallel", xdist_workers=2, dist=dist, exit_code=0, tests=tests, collected=collected)
+        return check_guarantees([phase])
+
+    (problem,) = check("load", backwards)
+    assert problem.startswith("--dist load: a.py::t1 ran after a.py::t2 on gw0, though collected before it")
+    assert check("loadfile", backwards) and check("loadscope", backwards)
+    assert check("worksteal", backwards) == []
+    crashed = [*backwards[:3], run("b.py::t4", "gw1", 1, 2, Outcome.ERROR, crashed=True)]
+    assert check("load", crashed) == []
+    # Units out of collection order on one worker: kept by no scoped mode of xdist's own (loadscope sorts them).
+    units_swapped = [run("b.py::t3", "gw0", 0, 1), run("b.py::t4", "gw0", 1, 2), run("a.py::t1", "gw0", 2, 3),
+                     run("a.py::t2", "gw0", 3, 4)]  # fmt: skip
+    assert check("loadfile", units_swapped) == []
+    assert check("load", units_swapped)

@@ -153,7 +153,9 @@ def test_totals_equal_sequential_pytest_and_phases_split_by_marker(sample_projec
         assert report["totals"] == MIXED_EXPECTED, run
         phases = {phase["name"]: phase for phase in report["phases"]}
         assert phases["parallel"]["workers"] == 2 and phases["parallel"]["dist"] == dist
-        assert phases["serial"]["workers"] == 0
+        # One number for one thing: `workers` is what the terminal's table shows, 1 for the sequential phase.
+        assert (phases["serial"]["workers"], phases["serial"]["dist"]) == (1, None)
+        assert re.search(rf"^parallel +2 \({dist}\) ", run.stdout, re.M) and re.search(r"^serial +1 ", run.stdout, re.M)
         serial_ids = {test["nodeid"] for test in report["tests"] if test["phase"] == "serial"}
         assert serial_ids == MIXED_SERIAL_IDS
         parallel = [test for test in report["tests"] if test["phase"] == "parallel"]
@@ -378,8 +380,7 @@ def test_the_pytest_process_is_as_python_m_pytest_started_it(sample_project, tmp
         assert facts["cwd_on_path"]  # as `python -m` puts the run directory on sys.path
         assert facts["argv0"].endswith(os.path.join("pytest", "__main__.py"))
     assert facts["cwd"] == str(project.path)
-    assert facts["runtests_modules"] == ["runtests", "runtests.durations", "runtests.events", "runtests.ordering",
-                                         "runtests.plugin"]  # fmt: skip
+    assert facts["runtests_modules"] == ["runtests", "runtests.durations", "runtests.events", "runtests.plugin"]
 
 
 def test_stream_shows_pytests_own_output(sample_project):
@@ -422,3 +423,17 @@ def test_project_addopts_with_xdist_and_worker_id_fixture_work_in_both_phases(sa
     phases = {phase["name"]: phase for phase in run.report["phases"]}
     assert (phases["parallel"]["workers"], phases["parallel"]["dist"]) == (2, "load")
     assert run.outcomes() == {"test_a.py::test_parallel": "passed", "test_a.py::test_serial": "passed"}
+
+
+def test_plain_output_never_splits_a_node_id(sample_project):
+    """In CI (and into a pipe) every line is whole: a 200-character node id, and the FAILED line naming it."""
+    long_id = "x" * 180
+    suite = f"import pytest\n\n@pytest.mark.parametrize('v', [1], ids=['{long_id}'])\ndef test_v(v): assert not v\n"
+    project = sample_project({"test_long.py": suite})
+    run = project.run("-n", "2", "--slowest", "1", env={"CI": "true"}).assert_exit(1)
+    nodeid = f"test_long.py::test_v[{long_id}]"
+    assert len(nodeid) > 200
+    lines = run.stdout.splitlines()
+    assert any(line.startswith(f"FAILED {nodeid} [gw") and line.endswith("]") for line in lines), run
+    assert any(line.startswith(f"__ FAILED {nodeid} (parallel phase, gw") for line in lines), run
+    assert any(line.endswith(f"s  {nodeid} (parallel)") for line in lines), run  # --slowest

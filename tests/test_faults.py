@@ -364,5 +364,5 @@ def test_pdb_falls_back_to_sequential_with_the_terminal(sample_project):
     )
     run = project.run("--pdb", input_text="p 6 * 7\ncontinue\n").assert_exit(1)
     assert "--pdb/--trace given: running every phase sequentially" in run.stdout
-    assert [phase["workers"] for phase in run.report["phases"] if phase["ran"]] == [0]
+    assert [(p["workers"], p["dist"]) for p in run.report["phases"] if p["ran"]] == [(1, None)]
     assert "entering PDB" in run.stdout and "(Pdb) 42" in run.stdout  # the debugger read what we typed

@@ -43,8 +43,9 @@ def test_report_round_trips_through_read_summary():
         [
             PhaseResult(
                 "parallel",
-                workers=2,
+                xdist_workers=2,
                 dist="load",
+                scheduler="runtests",
                 exit_code=1,
                 began=True,
                 ended=True,
@@ -68,6 +69,11 @@ def test_report_round_trips_through_read_summary():
     (again,) = [t for t in back.tests if t.nodeid == "t.py::a"]
     assert again.is_parallel_only and again.suspects == ["t.py::b"] and again.location == ("t.py", 3, "a")
     assert report["tests"][0]["retry"] == {"outcome": "passed", "verdict": "parallel-only"}
+    # `workers`: the processes that ran the phase's tests at once, as in the terminal's table; 1 when sequential.
+    assert [(p["workers"], p["dist"], p["scheduler"]) for p in report["phases"]] == [(2, "load", "runtests"),
+                                                                                     (1, None, None)]  # fmt: skip
+    assert [(p.xdist_workers, p.workers, p.workers_label) for p in back.phases] == [(2, 2, "2 (load)"), (0, 1, "1")]
+    assert back.phases[0].scheduler == "runtests"
 
 
 def test_read_summary_refuses_other_schema_versions():

@@ -8,6 +8,7 @@ import pytest
 
 from runtests.config import Options
 from runtests.errors import UsageError
+from runtests.modes import DIST_MODES
 from runtests.plan import make_plan, stops_at_first_failure
 
 PLUGIN = ("-p", "runtests.plugin")
@@ -23,7 +24,7 @@ def test_default_plan_is_parallel_then_serial():
     assert parallel.name == "parallel" and serial.name == "serial"
     assert parallel.argv == (
         *PLUGIN, "--runtests-phase=parallel", "--runtests-select=unmarked", "--runtests-marker=serial",
-        "-n", "auto", "--dist", "load", "--runtests-order=load", "tests", "-k", "token",
+        "-n", "auto", "--dist", "load", "--runtests-balance", "tests", "-k", "token",
     )  # fmt: skip
     assert serial.argv == (
         *PLUGIN, "--runtests-phase=serial", "--runtests-select=marked", "--runtests-marker=serial",
@@ -88,12 +89,13 @@ def test_stops_at_first_failure(args, expected):
     assert stops_at_first_failure(args) is expected
 
 
-@pytest.mark.parametrize(("dist", "no_reorder"), [("load", False), ("worksteal", False), ("loadfile", True),
-                                                  ("loadscope", True), ("loadgroup", True)])  # fmt: skip
-def test_longest_first_reaches_only_the_parallel_phase(dist, no_reorder):
+@pytest.mark.parametrize("dist", DIST_MODES)
+def test_balancing_reaches_only_the_parallel_phase_and_never_reorders(dist):
+    """runtests' scheduler balances the parallel phase; xdist's own options (its scope reordering) stay as given."""
     parallel, serial = plan_for(dist=dist).phases
-    assert f"--runtests-order={dist}" in parallel.argv
-    assert ("--no-loadscope-reorder" in parallel.argv) is no_reorder
-    assert not any(arg.startswith("--runtests-order") for arg in serial.argv)
-    collection = plan_for(dist=dist, order="collection").phases[0]
-    assert not any(arg.startswith("--runtests-order") or arg == "--no-loadscope-reorder" for arg in collection.argv)
+    assert "--runtests-balance" in parallel.argv
+    assert "--runtests-balance" not in serial.argv
+    assert not any("reorder" in arg for phase in (parallel, serial) for arg in phase.argv)
+    for order in ("collection",):
+        assert "--runtests-balance" not in plan_for(dist=dist, order=order).phases[0].argv
+    assert "--runtests-balance" in plan_for(dist=dist, order="balanced").phases[0].argv

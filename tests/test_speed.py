@@ -1,4 +1,4 @@
-"""End to end: recorded durations drive ordering and worker count; the timeline and the time report. No timing
+"""End to end: recorded durations drive the schedule and the worker count; the timeline and the time report. No timing
 assertions: only which test started first, what was chosen, and what was written."""
 
 from __future__ import annotations
@@ -37,22 +37,6 @@ def first_per_worker(report: dict) -> dict[str, str]:
     return firsts
 
 
-@pytest.mark.parametrize("dist", ["load", "worksteal", "loadfile", "loadscope"])
-def test_longest_first_starts_the_long_tests_first(sample_project, tmp_path, dist):
-    project = sample_project(HEAVY_TAIL)
-    durations_file = tmp_path / "durations.json"
-    durations_file.write_text(json.dumps(durations_for(project)))
-    args = ("-n", "2", "--dist", dist, "--durations-file", str(durations_file))
-    run = project.run(*args).assert_exit(0)
-    firsts = first_per_worker(run.report)
-    long_first = [nodeid for nodeid in firsts.values() if nodeid.startswith("test_zlong.py")]
-    assert long_first, firsts  # a long test opened the run instead of waiting at the end
-    if dist in ("load", "worksteal"):  # scoped modes start both modules at once either way
-        collection = project.run(*args, "--order", "collection").assert_exit(0)
-        first = min(collection.report["tests"], key=lambda t: t["start"])
-        assert first["nodeid"].startswith("test_quick.py")
-
-
 def test_durations_are_recorded_in_pytests_cache_and_drive_the_worker_count(sample_project):
     suite = "import pytest\n\n@pytest.mark.parametrize('n', range(30))\ndef test(n): pass\n"
     project = sample_project({"test_a.py": suite, "pytest.ini": "[pytest]\n"})
@@ -63,7 +47,7 @@ def test_durations_are_recorded_in_pytests_cache_and_drive_the_worker_count(samp
     assert set(recorded) == set(first.outcomes())
     second = project.run().assert_exit(0)
     assert "-n auto: 1 worker (sequential, one process): recorded durations of 30 tests" in second.stdout
-    assert [phase["workers"] for phase in second.report["phases"] if phase["ran"]] == [0]
+    assert [(p["workers"], p["dist"]) for p in second.report["phases"] if p["ran"]] == [(1, None)]
     explicit = project.run("-n", "2").assert_exit(0)  # an explicit count is always obeyed
     assert explicit.report["phases"][0]["workers"] == 2 and "-n auto:" not in explicit.stdout
 
@@ -151,24 +135,23 @@ def test_plain_pytest_exits_as_before(sample_project):
     assert pids(project, "finalized-") == pids(project, "ran-") and len(pids(project, "ran-")) == 1
 
 
-def test_ff_puts_the_last_failures_ahead_of_the_longest_tests(sample_project, tmp_path):
-    """pytest's --ff under longest-first: the last run's failures start first, then the longest work."""
+def test_ff_runs_the_last_failures_first_under_the_balanced_schedule(sample_project, tmp_path):
+    """pytest's --ff moves the last failures to the front of the collection; runtests' scheduler keeps that order,
+    so a worker opens with them. Without --ff they run where they are collected."""
     failing = "import pathlib\n\ndef test_flaky():\n    assert not pathlib.Path('fail-now').exists()\n"
-    project = sample_project({**HEAVY_TAIL, "test_flaky.py": failing, "pytest.ini": "[pytest]\n"})
+    # Collected between the quick tests and the long ones.
+    project = sample_project({**HEAVY_TAIL, "test_r_flaky.py": failing, "pytest.ini": "[pytest]\n"})
     durations_file = tmp_path / "durations.json"
-    durations_file.write_text(json.dumps(durations_for(project) | {"test_flaky.py::test_flaky": 0.01}))
+    durations_file.write_text(json.dumps(durations_for(project) | {"test_r_flaky.py::test_flaky": 0.01}))
     args = ("-n", "2", "--dist", "load", "--durations-file", str(durations_file), "--git-check", "off")
     (project.path / "fail-now").touch()
     project.run(*args).assert_exit(1)  # pytest's cache now holds the failure
     (project.path / "fail-now").unlink()
-    with_ff = first_per_worker(project.run(*args, "--ff").assert_exit(0).report)
-    assert "test_flaky.py::test_flaky" in with_ff.values(), with_ff
-    # runtests deals the failure into the first worker's batch itself: pytest's --ff, which moves it to the front
-    # after runtests' ordering, then shifts nothing, and the other worker still opens with a long test.
-    others = set(with_ff.values()) - {"test_flaky.py::test_flaky"}
-    assert others and all(nodeid.startswith("test_zlong.py::") for nodeid in others), with_ff
+    with_ff = project.run(*args, "--ff").assert_exit(0)
+    assert with_ff.report["phases"][0]["scheduler"] == "runtests"
+    assert "test_r_flaky.py::test_flaky" in first_per_worker(with_ff.report).values()
     without = first_per_worker(project.run(*args).assert_exit(0).report)
-    assert "test_flaky.py::test_flaky" not in without.values(), without  # the long tests open the run
+    assert "test_r_flaky.py::test_flaky" not in without.values(), without
 
 
 # The test writes the command line its interpreter was started with.

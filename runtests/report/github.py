@@ -63,9 +63,8 @@ def markdown_summary(summary: RunSummary, duration_s: float) -> str:
     for phase in summary.phases:
         if phase.ran:
             counts = phase.counts()
-            workers = f"{phase.workers} ({phase.dist})" if phase.workers else "1"
             cells = " | ".join(str(counts[key]) for key in keys)
-            lines.append(f"| {phase.label} | {workers} | {cells} | {phase.duration_s:.1f}s |")
+            lines.append(f"| {phase.label} | {phase.workers_label} | {cells} | {phase.duration_s:.1f}s |")
     lines.append(f"| **total** | | {' | '.join(f'**{totals[key]}**' for key in keys)} | {duration_s:.1f}s |")
     failing = [test for test in summary.tests if test.is_failing]
     if failing:

@@ -79,6 +79,7 @@ def describe_phase(phase: PhaseResult) -> dict[str, Any]:
         "timed_out": phase.timed_out,
         "workers": phase.workers,
         "dist": phase.dist,
+        "scheduler": phase.scheduler,
         "duration_s": round(phase.duration_s, 6),
         "started_at": phase.started_at,
         "collected": None if phase.collected is None else len(phase.collected),
@@ -121,8 +122,9 @@ def read_summary(data: dict[str, Any]) -> RunSummary:
     for phase in data["phases"]:
         result = PhaseResult(
             phase["name"],
-            workers=phase.get("workers") or 0,
+            xdist_workers=(phase.get("workers") or 0) if phase.get("dist") else 0,
             dist=phase.get("dist"),
+            scheduler=phase.get("scheduler"),
             exit_code=phase.get("exit_code"),
             duration_s=float(phase.get("duration_s") or 0.0),
             started_at=phase.get("started_at"),

@@ -30,14 +30,16 @@ To fix a parallel-only failure, either
     fixture (or the PYTEST_XDIST_WORKER environment variable), and write files under `tmp_path`."""
 
 
-def make_console(color: str) -> Console:
+def make_console(color: str, live: bool = False) -> Console:
     """`never`: no colour at all; `always`: colour even into a pipe; `auto`: rich decides (and honours NO_COLOR).
-    No emoji codes: a test id such as `test_x[:fire:]` is printed as it is."""
+    No emoji codes: a test id such as `test_x[:fire:]` is printed as it is. Plain output (no live view: a pipe, CI)
+    is never wrapped, so that a line, and a node id in it, stays whole for grep."""
+    settings: dict[str, object] = {"highlight": False, "emoji": False, "soft_wrap": not live}
     if color == "never":
-        return Console(no_color=True, color_system=None, highlight=False, emoji=False)
-    if color == "always":
-        return Console(force_terminal=True, highlight=False, emoji=False)
-    return Console(highlight=False, emoji=False)
+        settings |= {"no_color": True, "color_system": None}
+    elif color == "always":
+        settings["force_terminal"] = True
+    return Console(**settings)  # type: ignore[arg-type]
 
 
 def describe_counts(counts: dict[str, int], always: Iterable[str] = ("passed", "failed")) -> str:
@@ -146,7 +148,7 @@ class TerminalReporter:
             status = "interrupted"
         else:
             status = describe_counts(result.counts()) if result.tests else "no tests"
-        workers = f", {result.workers} workers" if result.workers else ""
+        workers = f", {result.workers} workers" if result.is_parallel else ""
         self.print(f"{result.name} phase: {status} in {result.duration_s:.2f}s{workers}")
 
     def phase_skipped(self, name: str, reason: str) -> None:
@@ -192,7 +194,8 @@ class TerminalReporter:
             shares, tail_s = trace.busy_shares(phase)
             if shares:
                 busy = ", ".join(f"{worker} {share:.0%}" for worker, share in shares.items())
-                self.print(f"{phase.label} phase: workers busy {busy}; idle tail {tail_s:.2f}s")
+                balanced = "balanced by recorded durations; " if phase.scheduler == "runtests" else ""
+                self.print(f"{phase.label} phase: {balanced}workers busy {busy}; idle tail {tail_s:.2f}s")
 
     def show_pollution(self, pollution: Pollution) -> None:
         for paths, label in ((pollution.created, "created"), (pollution.changed, "changed"),
@@ -278,8 +281,7 @@ class TerminalReporter:
             if not phase.ran:
                 continue
             counts = phase.counts()
-            workers = f"{phase.workers} ({phase.dist})" if phase.workers else "1"
-            table.add_row(phase.label, workers, *(str(counts[k]) for k in keys), f"{phase.duration_s:.2f}s")
+            table.add_row(phase.label, phase.workers_label, *(str(counts[k]) for k in keys), f"{phase.duration_s:.2f}s")
         table.add_row(
             "total",
             "",

@@ -25,7 +25,7 @@ def make_trace(summary: RunSummary) -> dict[str, Any]:
     origin = min(starts, default=0.0)
     trace: list[dict[str, Any]] = []
     for pid, phase in enumerate(phases, start=1):
-        label = f"{phase.label} phase" + (f" ({phase.workers} workers, {phase.dist})" if phase.workers else "")
+        label = f"{phase.label} phase" + (f" ({phase.workers} workers, {phase.dist})" if phase.is_parallel else "")
         trace.append({"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "args": {"name": label}})
         trace.append({"ph": "M", "name": "process_sort_index", "pid": pid, "tid": 0, "args": {"sort_index": pid}})
         threads: dict[str, int] = {}
@@ -65,7 +65,7 @@ def busy_shares(phase: PhaseResult) -> tuple[dict[str, float], float]:
     """Each worker's busy share of the phase's test span, and the idle tail: from the first worker to run
     out of work to the end of the last test."""
     tests = timed(phase.tests)
-    if not tests or not phase.workers:
+    if not tests or not phase.is_parallel:
         return {}, 0.0
     span_start = min(test.start or 0.0 for test in tests)
     span_stop = max(test.stop or 0.0 for test in tests)
