@@ -13,7 +13,7 @@ from pathlib import Path
 import junitparser
 import pytest
 
-from tests.conftest import REPO_ROOT, clean_environ, git
+from tests.helpers import REPO_ROOT, clean_environ, git
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import junitparser
 import pytest
 
-from tests.conftest import REPO_ROOT, clean_environ
+from tests.helpers import REPO_ROOT, clean_environ
 
 pytestmark = pytest.mark.e2e
 

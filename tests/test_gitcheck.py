@@ -12,7 +12,7 @@ import pytest
 
 from runtests.errors import EXIT_DIRTY_WORKTREE, DirtyWorktreeError, GitUnavailableError
 from runtests.gitcheck import Status, compare_worktrees, enforce_clean, parse_status, read_worktree
-from tests.conftest import GIT_IDENTITY, clean_environ, git
+from tests.helpers import GIT_IDENTITY, clean_environ, git
 
 
 @pytest.fixture(autouse=True)

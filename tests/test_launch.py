@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from runtests import launch
-from tests.conftest import clean_environ
+from tests.helpers import clean_environ
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 from runtests import events, runner
 from runtests.plan import Phase
 from runtests.results import Outcome, PhaseRecorder, PhaseResult
-from tests.conftest import clean_environ
+from tests.helpers import clean_environ
 
 PHASE = Phase(name="parallel", select="unmarked", workers=0, dist=None, argv=())
 

@@ -11,7 +11,7 @@ from unittest import mock
 import pytest
 
 from runtests import launch
-from tests.conftest import clean_environ
+from tests.helpers import clean_environ
 
 pytestmark = pytest.mark.e2e
 
