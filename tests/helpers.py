@@ -1,14 +1,15 @@
-"""Shared helpers: sample projects in real git repositories, and the real runtests run on them."""
+"""Shared helpers: sample projects in real git repositories, and runs of real commands with everything to debug them."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,8 @@ def git(cwd: Path, *args: str) -> str:
 
 @dataclasses.dataclass
 class RunOutcome:
-    """One finished runtests run; its repr dumps everything needed to debug a failing assertion."""
+    """One finished command (runtests, pytest, python); its repr dumps everything needed to debug a failing
+    assertion."""
 
     argv: list[str]
     cwd: Path
@@ -73,6 +75,89 @@ class RunOutcome:
         return {test["nodeid"]: test["outcome"] for test in self.report["tests"]}
 
 
+def _text(output: str | bytes | None) -> str:
+    """What a timed-out process had written (subprocess may hand it over as bytes, or not at all)."""
+    if isinstance(output, bytes):
+        return output.decode(errors="replace")
+    return output or ""
+
+
+def _note_timeout(error: subprocess.TimeoutExpired, argv: list[str], cwd: Path) -> None:
+    partial = RunOutcome(argv, cwd, -9, _text(error.stdout), _text(error.stderr), None)
+    error.add_note(f"killed after {error.timeout} s: {partial!r}")
+
+
+def run_command(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120,
+    input_text: str | None = None,
+    report_path: Path | None = None,
+    unset: Iterable[str] = (),
+) -> RunOutcome:
+    """Run `argv` in `cwd` to its end, in `clean_environ(env)` without the variables named in `unset`; stdin is
+    `input_text`, or nothing. Past `timeout` s the process is killed, and the error carries what it wrote."""
+    argv = list(argv)
+    environ = clean_environ(env)
+    for key in unset:
+        environ.pop(key, None)
+    try:
+        done = subprocess.run(
+            argv,
+            cwd=cwd,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            **({"input": input_text} if input_text is not None else {"stdin": subprocess.DEVNULL}),
+        )
+    except subprocess.TimeoutExpired as error:
+        _note_timeout(error, argv, Path(cwd))
+        raise
+    return RunOutcome(argv, Path(cwd), done.returncode, done.stdout, done.stderr, report_path)
+
+
+@dataclasses.dataclass
+class RunningCommand:
+    """A command started by start_command, still running: signal `process`, then `finish` it."""
+
+    argv: list[str]
+    cwd: Path
+    process: subprocess.Popen[str]
+    report_path: Path | None = None
+
+    def finish(self, timeout: float) -> RunOutcome:
+        """Wait for the end (killing the process past `timeout` s) and collect its outputs."""
+        try:
+            stdout, stderr = self.process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired as error:
+            self.process.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):  # a child left behind may hold the pipes open
+                error.stdout, error.stderr = self.process.communicate(timeout=10)
+            _note_timeout(error, self.argv, self.cwd)
+            raise
+        return RunOutcome(self.argv, self.cwd, self.process.returncode, stdout, stderr, self.report_path)
+
+
+def start_command(
+    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None, report_path: Path | None = None
+) -> RunningCommand:
+    """Start `argv` in `cwd` as run_command would run it, without waiting for it (to signal it, say)."""
+    argv = list(argv)
+    process = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=clean_environ(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return RunningCommand(argv, Path(cwd), process, report_path)
+
+
 @dataclasses.dataclass
 class Project:
     """A sample project in a real git repository, with everything committed."""
@@ -91,12 +176,7 @@ class Project:
 
     def pytest(self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 120) -> RunOutcome:
         """Plain `python -m pytest ARGS` in the project, as a user would type it."""
-        argv = [sys.executable, "-m", "pytest", *args]
-        done = subprocess.run(
-            argv, cwd=self.path, env=clean_environ(env), capture_output=True, text=True, timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        return RunOutcome(argv, self.path, done.returncode, done.stdout, done.stderr, None)
+        return run_command([sys.executable, "-m", "pytest", *args], cwd=self.path, env=env, timeout=timeout)
 
     def run(
         self,
@@ -106,21 +186,15 @@ class Project:
         timeout: float = 120,
         input_text: str | None = None,
     ) -> RunOutcome:
+        """`python -m runtests ARGS` in the project, with a JSON report unless `report` is false."""
         report_path = self.path.parent / f"{self.path.name}-report.json" if report else None
         argv = [sys.executable, "-m", "runtests", *args]
         if report_path is not None:
             report_path.unlink(missing_ok=True)
             argv[3:3] = ["--json-report", str(report_path)]
-        done = subprocess.run(
-            argv,
-            cwd=self.path,
-            env=clean_environ(env),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            **({"input": input_text} if input_text is not None else {"stdin": subprocess.DEVNULL}),
+        return run_command(
+            argv, cwd=self.path, env=env, timeout=timeout, input_text=input_text, report_path=report_path
         )
-        return RunOutcome(argv, self.path, done.returncode, done.stdout, done.stderr, report_path)
 
     def status(self) -> str:
         return git(self.path, "status", "--porcelain=v1", "--untracked-files=all")
