@@ -6,14 +6,13 @@ import json
 import os
 import random
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import junitparser
 import pytest
 
-from tests.helpers import REPO_ROOT, clean_environ, git
+from tests.helpers import REPO_ROOT, RunOutcome, git, run_command
 
 pytestmark = pytest.mark.e2e
 
@@ -63,13 +62,13 @@ def test_shards_cover_every_test_once_balanced_and_combine_equals_one_run(sharde
     reports = []
     for k in (1, 2, 3):
         path = tmp_path / f"shard{k}.json"
-        done = subprocess.run(
+        shard = run_command(
             [sys.executable, "-m", "runtests", "-n", "2", "--shard", f"{k}/3", "--durations-file", str(durations_file),
              "--json-report", str(path)],
-            cwd=project.path, env=clean_environ(), capture_output=True, text=True,
+            cwd=project.path, report_path=path,
         )  # fmt: skip
-        assert done.returncode in (0, 1), done.stdout + done.stderr
-        assert f"shard {k}/3 of the suite" in done.stdout
+        assert shard.exit_code in (0, 1), shard
+        assert f"shard {k}/3 of the suite" in shard.stdout
         reports.append(path)
     assert json.loads(durations_file.read_text()) == recorded  # shards read the durations, never rewrite them
     ids_per_shard = [[t["nodeid"] for t in json.loads(p.read_text())["tests"]] for p in reports]
@@ -83,13 +82,12 @@ def test_shards_cover_every_test_once_balanced_and_combine_equals_one_run(sharde
     assert max(loads) <= 1.15 * ideal, (loads, ideal)
 
     combined_json, combined_xml = tmp_path / "combined.json", tmp_path / "combined.xml"
-    done = subprocess.run(
+    done = run_command(
         [sys.executable, "-m", "runtests", "combine", *map(str, reports), "--json-report", str(combined_json),
          "--junitxml", str(combined_xml)],
-        env=clean_environ(), capture_output=True, text=True,
-    )  # fmt: skip
-    assert done.returncode == whole.exit_code == 1, done.stdout + done.stderr
-    combined = json.loads(combined_json.read_text())
+        cwd=REPO_ROOT, report_path=combined_json,
+    ).assert_exit(whole.exit_code)  # fmt: skip
+    combined = done.report
     assert combined["totals"] == whole.report["totals"]
     assert combined["pass_rate"] == whole.report["pass_rate"]
     assert "Pass rate: " + format_rate(whole.report) in done.stdout
@@ -109,30 +107,30 @@ def test_combine_refuses_duplicates_mismatches_and_missing_shards(sharded, tmp_p
     paths = {}
     for spec in ("1/3", "2/3", "1/2"):
         path = tmp_path / f"shard{spec.replace('/', 'of')}.json"
-        subprocess.run(
+        shard = run_command(
             [sys.executable, "-m", "runtests", "-n", "0", "--shard", spec, "--durations-file", str(durations_file),
              "--json-report", str(path), "-k", "m00 or m01"],
-            cwd=project.path, env=clean_environ(), capture_output=True, text=True, check=False,
+            cwd=project.path,
         )  # fmt: skip
+        assert path.is_file(), shard  # the combine runs below need every report
         paths[spec] = str(path)
 
-    def combine(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "runtests", "combine", *args], env=clean_environ(),
-                              capture_output=True, text=True)  # fmt: skip
+    def combine(*args: str) -> RunOutcome:
+        return run_command([sys.executable, "-m", "runtests", "combine", *args], cwd=REPO_ROOT)
 
-    missing = combine(paths["1/3"], paths["2/3"])
-    assert missing.returncode == 4 and "missing shard report(s): 3/3" in missing.stderr
-    twice = combine(paths["1/3"], paths["1/3"], paths["2/3"])
-    assert twice.returncode == 4 and "shard(s) 1/3 given more than once" in twice.stderr
-    mixed = combine(paths["1/3"], paths["1/2"])
-    assert mixed.returncode == 4 and "different shard sets" in mixed.stderr
+    missing = combine(paths["1/3"], paths["2/3"]).assert_exit(4)
+    assert "missing shard report(s): 3/3" in missing.stderr
+    twice = combine(paths["1/3"], paths["1/3"], paths["2/3"]).assert_exit(4)
+    assert "shard(s) 1/3 given more than once" in twice.stderr
+    mixed = combine(paths["1/3"], paths["1/2"]).assert_exit(4)
+    assert "different shard sets" in mixed.stderr
     # Shard 1/2 and a doctored copy of it as 2/2: the same tests in two shards.
     doctored = json.loads(Path(paths["1/2"]).read_text())
     doctored["shard"]["index"] = 2
     copy = tmp_path / "copy.json"
     copy.write_text(json.dumps(doctored))
-    duplicated = combine(paths["1/2"], str(copy))
-    assert duplicated.returncode == 4 and "is in two shard reports" in duplicated.stderr
+    duplicated = combine(paths["1/2"], str(copy)).assert_exit(4)
+    assert "is in two shard reports" in duplicated.stderr
     assert all("Traceback" not in r.stderr for r in (missing, twice, mixed, duplicated))
 
 
@@ -229,12 +227,11 @@ def test_pre_commit_hook_runs_for_real(sample_project, tmp_path):
     project = sample_project({"test_a.py": "def test_a(): pass\n", "README": "v1\n"})
     (project.path / "README").write_text("v2\n")
     git(project.path, "add", "README")  # a staged change: what a commit hook sees
-    env = clean_environ({"PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"), "CI": "true"})
-    done = subprocess.run(
+    env = {"PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"), "CI": "true"}
+    done = run_command(
         [sys.executable, "-m", "pre_commit", "try-repo", str(REPO_ROOT), "runtests", "--verbose"],
-        cwd=project.path, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
+        cwd=project.path, env=env, timeout=600,
+    ).assert_exit(0)  # fmt: skip
     assert re.search(r"runtests\.+Passed", done.stdout)
     assert "staged (expected under pre-commit)" in done.stdout
     assert "Pass rate: 100.0% (1/1)" in done.stdout

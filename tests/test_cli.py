@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from runtests import __version__
 from runtests.cli import command, main
 from runtests.config import Options
 from runtests.errors import EXIT_CODES, DirtyWorktreeError
+from tests.helpers import run_command
 
 
 @pytest.fixture
@@ -117,9 +119,6 @@ def test_help_documents_options_and_every_exit_code():
 
 
 def test_python_dash_m_entry_point(tmp_path):
-    import subprocess
-    import sys
-
-    done = subprocess.run([sys.executable, "-m", "runtests", "--version"], capture_output=True, text=True, cwd=tmp_path)
-    assert done.returncode == 0 and __version__ in done.stdout
+    done = run_command([sys.executable, "-m", "runtests", "--version"], cwd=tmp_path).assert_exit(0)
+    assert __version__ in done.stdout
     assert Path(runtests.app.__file__).exists()

@@ -13,7 +13,7 @@ from pathlib import Path
 import junitparser
 import pytest
 
-from tests.helpers import REPO_ROOT, clean_environ
+from tests.helpers import REPO_ROOT, git, run_command
 
 pytestmark = pytest.mark.e2e
 
@@ -88,13 +88,7 @@ MIXED_SERIAL_IDS = {
 
 def pytest_counts(cwd: Path, *args: str) -> dict[str, int]:
     """What plain sequential pytest says, from its summary line (only to compare against)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:xdist", "-q", *args],
-        cwd=cwd,
-        env=clean_environ(),
-        capture_output=True,
-        text=True,
-    )
+    done = run_command([sys.executable, "-m", "pytest", "-p", "no:xdist", "-q", *args], cwd=cwd)
     summary = done.stdout.strip().splitlines()[-1]
     counts = {key: 0 for key in MIXED_EXPECTED}
     for number, word in re.findall(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)\b", summary):
@@ -105,15 +99,13 @@ def pytest_counts(cwd: Path, *args: str) -> dict[str, int]:
 def test_demo_passes_with_serial_phase(tmp_path):
     demo = tmp_path / "demo"
     shutil.copytree(DEMO, demo, ignore=shutil.ignore_patterns("*.db", "__pycache__"))
-    subprocess.run(["git", "init", "-q"], cwd=demo, check=True)
+    git(demo, "init", "-q")
     report = tmp_path / "demo.json"
-    done = subprocess.run(
+    done = run_command(
         [sys.executable, "-m", "runtests", "-C", str(demo), "-n", "2", "--json-report", str(report)],
-        env=clean_environ(),
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+        cwd=REPO_ROOT,
+        report_path=report,
+    ).assert_exit(0)
     assert "Pass rate: 100.0% (37/37)" in done.stdout
     assert re.search(r"parallel phase: 31 passed, 0 failed", done.stdout)
     assert re.search(r"serial phase: 6 passed, 0 failed", done.stdout)
@@ -127,16 +119,12 @@ def test_token_usage_race_passes_in_every_dist_mode_and_fails_all_parallel(tmp_p
     demo = tmp_path / "demo"
     shutil.copytree(DEMO, demo, ignore=shutil.ignore_patterns("*.db", "__pycache__"))
     common = [sys.executable, "-m", "runtests", "-C", str(demo), "-n", "2", "--dist", dist, "--git-check", "off"]
-    done = subprocess.run(common, env=clean_environ(), capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
+    done = run_command(common, cwd=REPO_ROOT).assert_exit(0)
     assert "Pass rate: 100.0% (37/37)" in done.stdout
     if dist not in ("load", "loadfile"):  # all-parallel in two modes is enough; test_faults.py goes further
         return
     # The same suite with the marker ignored: the API tests race the monitoring tests' table resets.
-    done = subprocess.run(
-        [*common, "--serial-marker", "none-such"], env=clean_environ(), capture_output=True, text=True
-    )
-    assert done.returncode == 1, done.stdout + done.stderr
+    done = run_command([*common, "--serial-marker", "none-such"], cwd=REPO_ROOT).assert_exit(1)
     assert re.search(r"FAILED test_api\.py::", done.stdout)
     assert "serial phase: skipped, no selected test carries the 'none-such' marker" in done.stdout
 
@@ -282,14 +270,10 @@ def test_not_a_git_repository_is_a_note_or_a_refusal(tmp_path):
     (tmp_path / "test_a.py").write_text("def test_a(): pass\n")
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     base = [sys.executable, "-m", "runtests", "-n", "2"]
-    env = clean_environ({"GIT_CEILING_DIRECTORIES": str(tmp_path.parent)})
-    done = subprocess.run(base, cwd=tmp_path, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
+    env = {"GIT_CEILING_DIRECTORIES": str(tmp_path.parent)}
+    done = run_command(base, cwd=tmp_path, env=env).assert_exit(0)
     assert "is not inside a git repository" in done.stdout
-    done = subprocess.run(
-        [*base, "--git-check", "require-clean"], cwd=tmp_path, env=env, capture_output=True, text=True
-    )
-    assert done.returncode == 6
+    done = run_command([*base, "--git-check", "require-clean"], cwd=tmp_path, env=env).assert_exit(6)
     assert done.stderr.strip().count("\n") == 0 and "not inside a git repository" in done.stderr
 
 
@@ -368,11 +352,9 @@ def test_the_pytest_process_is_as_python_m_pytest_started_it(sample_project, tmp
     )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    done = subprocess.run(
-        [sys.executable, "-m", "runtests", "-C", str(project.path), "-n", workers, "--git-check", "off"],
-        cwd=elsewhere, env=clean_environ(), capture_output=True, text=True,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
+    run_command(
+        [sys.executable, "-m", "runtests", "-C", str(project.path), "-n", workers, "--git-check", "off"], cwd=elsewhere
+    ).assert_exit(0)
     # The one test runs on whichever worker xdist hands it to: gw0, or gw1 when that one came up first.
     (written,) = project.path.glob("facts-master.json" if workers == "0" else "facts-gw*.json")
     facts = json.loads(written.read_text())
@@ -392,14 +374,9 @@ def test_stream_shows_pytests_own_output(sample_project):
 
 def test_bin_shim_runs_from_a_checkout(sample_project):
     project = sample_project({"test_a.py": "def test_a(): pass\n"})
-    done = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "bin" / "runtests"), "-n", "0", "--git-check", "off"],
-        cwd=project.path,
-        env=clean_environ(),
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    done = run_command(
+        [sys.executable, str(REPO_ROOT / "bin" / "runtests"), "-n", "0", "--git-check", "off"], cwd=project.path
+    ).assert_exit(0)
     assert "Pass rate: 100.0% (1/1)" in done.stdout
 
 

@@ -6,14 +6,13 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO_ROOT, clean_environ
+from tests.helpers import REPO_ROOT, RunningCommand, git, run_command, start_command
 
 pytestmark = pytest.mark.e2e
 
@@ -44,8 +43,8 @@ def test_retry_names_parallel_only_failures_and_the_table_clearing_suspects(tmp_
     report = tmp_path / "r.json"
     argv = [sys.executable, "-m", "runtests", "-C", str(demo), "-n", "2", "--dist", "loadfile", "--git-check", "off",
             "--serial-marker", "none-such", "--retry-serially", "--json-report", str(report)]  # fmt: skip
-    done = subprocess.run(argv, env=clean_environ(), capture_output=True, text=True)
-    assert done.returncode == 1, done.stdout + done.stderr  # parallel-only failures still fail the run by default
+    # Parallel-only failures still fail the run by default.
+    done = run_command(argv, cwd=REPO_ROOT, report_path=report).assert_exit(1)
     data = json.loads(report.read_text())
     failed = [t for t in data["tests"] if t["outcome"] == "failed"]
     # Both sides of the race can lose it: an API test reads back after a reset, a reset test after an API call.
@@ -60,8 +59,7 @@ def test_retry_names_parallel_only_failures_and_the_table_clearing_suspects(tmp_
     assert "@pytest.mark.none-such" in done.stdout and "worker_id" in done.stdout  # the configured marker
     assert "ran beside: test_monitoring.py::test_reset_clears_usage" in done.stdout
 
-    accepted = subprocess.run([*argv, "--accept-parallel-only"], env=clean_environ(), capture_output=True, text=True)
-    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    accepted = run_command([*argv, "--accept-parallel-only"], cwd=REPO_ROOT, report_path=report).assert_exit(0)
     assert "counted as passed: --accept-parallel-only" in accepted.stdout
     assert "Pass rate: 100.0% (37/37)" in accepted.stdout
 
@@ -181,10 +179,10 @@ def test_run_timeout_stops_everything_and_writes_the_reports(sample_project):
     assert processes_in(project.path) == []
 
 
-def start(project_path: Path, report: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+def start(project_path: Path, report: Path, *args: str) -> RunningCommand:
+    return start_command(
         [sys.executable, "-m", "runtests", "-n", "2", "--json-report", str(report), *args],
-        cwd=project_path, env=clean_environ(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=project_path, report_path=report,
     )  # fmt: skip
 
 
@@ -212,14 +210,13 @@ def test_ctrl_c_stops_gracefully_with_a_partial_report_and_no_process_left(sampl
         }
     )
     report = tmp_path / "partial.json"
-    process = start(project.path, report)
+    running = start(project.path, report)
     wait_for_file(project.path / "running-0")
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == 2, stdout + stderr
+    running.process.send_signal(signal.SIGINT)
+    stopped = running.finish(timeout=60).assert_exit(2)
     data = json.loads(report.read_text())
     assert data["exit_code"] == 2 and data["phases"][0]["interrupted"] is True
-    assert "interrupted" in stdout
+    assert "interrupted" in stopped.stdout
     assert processes_in(project.path) == []
 
 
@@ -237,14 +234,13 @@ def test_second_ctrl_c_kills_at_once(sample_project, tmp_path):
         }
     )
     report = tmp_path / "killed.json"
-    process = start(project.path, report)
+    running = start(project.path, report)
     wait_for_file(project.path / "stubborn")
-    process.send_signal(signal.SIGINT)
+    running.process.send_signal(signal.SIGINT)
     time.sleep(1.0)
-    assert process.poll() is None  # the test swallowed the polite stop
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=30)
-    assert process.returncode == 2, stdout + stderr
+    assert running.process.poll() is None, running.finish(timeout=30)  # the test swallowed the polite stop
+    running.process.send_signal(signal.SIGINT)
+    running.finish(timeout=30).assert_exit(2)
     assert json.loads(report.read_text())["exit_code"] == 2
     assert processes_in(project.path) == []
 
@@ -351,10 +347,8 @@ def test_no_git_binary_and_unborn_head(sample_project, tmp_path):
     fresh = tmp_path / "fresh"
     fresh.mkdir()
     (fresh / "test_b.py").write_text("def test_b(): pass\n")
-    subprocess.run(["git", "init", "-q"], cwd=fresh, check=True)
-    done = subprocess.run([sys.executable, "-m", "runtests", "-n", "0"], cwd=fresh, env=clean_environ(),
-                          capture_output=True, text=True)  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
+    git(fresh, "init", "-q")
+    done = run_command([sys.executable, "-m", "runtests", "-n", "0"], cwd=fresh).assert_exit(0)
     assert "no commit yet (unborn HEAD)" in done.stdout
 
 

@@ -4,14 +4,13 @@ assertions: only which test started first, what was chosen, and what was written
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from unittest import mock
 
 import pytest
 
 from runtests import launch
-from tests.helpers import clean_environ
+from tests.helpers import run_command
 
 pytestmark = pytest.mark.e2e
 
@@ -125,11 +124,7 @@ def pids(project, prefix: str) -> set[str]:
 def test_plain_pytest_exits_as_before(sample_project):
     """The runtests plugin is registered with pytest (for the marker): outside a run it changes nothing at exit."""
     project = sample_project(EXIT_FACTS)
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"],
-        cwd=project.path, env=clean_environ(), capture_output=True, text=True,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
+    project.pytest("-p", "no:cacheprovider").assert_exit(0)
     (fact,) = project.path.glob("exit-main-*")
     assert fact.read_text() == "0"
     assert pids(project, "finalized-") == pids(project, "ran-") and len(pids(project, "ran-")) == 1
@@ -174,8 +169,7 @@ def test_the_first_phase_is_forked_from_the_entry_point(sample_project, interpre
     options it starts one (`python -m pytest` would run without them). Either way the plugin is rewritten."""
     project = sample_project(ORIG_ARGV)
     argv = [sys.executable, *interpreter_options, "-m", "runtests", "-n", "0", "--git-check", "off"]
-    done = subprocess.run(argv, cwd=project.path, env=clean_environ(), capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stdout + done.stderr
+    run_command(argv, cwd=project.path, timeout=120).assert_exit(0)
     started = json.loads((project.path / "argv.json").read_text())
     if interpreter_options:
         assert started[1:] == [launch.LAUNCHER, mock.ANY], started
