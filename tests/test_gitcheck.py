@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 
 from runtests.errors import EXIT_DIRTY_WORKTREE, DirtyWorktreeError, GitUnavailableError
 from runtests.gitcheck import Status, compare_worktrees, enforce_clean, parse_status, read_worktree
-from tests.helpers import GIT_IDENTITY, clean_environ, git
+from tests.helpers import GIT_IDENTITY, git, run_command
 
 
 @pytest.fixture(autouse=True)
@@ -143,8 +142,8 @@ def test_not_a_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     plain = tmp_path / "plain"
     plain.mkdir()
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    probe = subprocess.run(["git", "rev-parse", "--git-dir"], cwd=plain, capture_output=True, text=True, check=False)
-    assert probe.returncode != 0, "precondition: git itself finds no repository here"
+    probe = run_command(["git", "rev-parse", "--git-dir"], cwd=plain)
+    assert probe.exit_code != 0, f"precondition: git itself finds no repository here: {probe!r}"
     with pytest.raises(GitUnavailableError) as caught:
         read_worktree(plain)
     message = str(caught.value)
@@ -158,8 +157,8 @@ def test_ceiling_directories_respected(tmp_path: Path, monkeypatch: pytest.Monke
     (outer / "sub").mkdir(parents=True)
     git(outer, "init", "-q", "-b", "main")
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(outer))
-    probe = subprocess.run(["git", "rev-parse"], cwd=outer / "sub", capture_output=True, text=True, check=False)
-    assert probe.returncode != 0, "precondition: git itself finds no repository here"
+    probe = run_command(["git", "rev-parse"], cwd=outer / "sub")
+    assert probe.exit_code != 0, f"precondition: git itself finds no repository here: {probe!r}"
     with pytest.raises(GitUnavailableError):
         read_worktree(outer / "sub")
 
@@ -276,14 +275,13 @@ else:
 def read_without_git(repo: Path, tmp_path: Path, extra: dict[str, str]) -> tuple[str, str]:
     empty = tmp_path / "empty-bin"
     empty.mkdir()
-    env = clean_environ({"PATH": str(empty), **extra})
-    env.pop("GIT_PYTHON_GIT_EXECUTABLE", None)
+    unset = ["GIT_PYTHON_GIT_EXECUTABLE"]
     if "GIT_PYTHON_REFRESH" not in extra:
-        env.pop("GIT_PYTHON_REFRESH", None)
-    done = subprocess.run(
-        [sys.executable, "-c", NO_GIT_SCRIPT, str(repo)], cwd=repo, env=env, capture_output=True, text=True, check=False
+        unset.append("GIT_PYTHON_REFRESH")
+    done = run_command(
+        [sys.executable, "-c", NO_GIT_SCRIPT, str(repo)], cwd=repo, env={"PATH": str(empty), **extra}, unset=unset
     )
-    assert (done.returncode, done.stderr) == (0, ""), done
+    assert (done.exit_code, done.stderr) == (0, ""), done
     name, message = json.loads(done.stdout)
     return name, message
 
