@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -260,8 +259,7 @@ def test_files_the_tests_leave_behind_are_listed(sample_project):
         "phases": {"leftover.db": ["parallel"], "data.txt": ["parallel"]},
     }
     (project.path / "leftover.db").unlink()
-    git_checkout = subprocess.run(["git", "checkout", "data.txt"], cwd=project.path, check=True)
-    assert git_checkout.returncode == 0
+    run_command(["git", "checkout", "data.txt"], cwd=project.path).assert_exit(0)
     strict = project.run("-n", "2", "--git-check", "require-clean").assert_exit(6)
     assert "the tests left 2 changed path(s)" in strict.stdout
 
