@@ -13,7 +13,7 @@ from runtests import __version__
 from runtests.cli import command, main
 from runtests.config import Options
 from runtests.errors import EXIT_CODES, DirtyWorktreeError
-from tests.helpers import run_command
+from tests.helpers import REPO_ROOT, run_command
 
 
 @pytest.fixture
@@ -123,4 +123,8 @@ def test_help_documents_options_and_every_exit_code():
 def test_python_dash_m_entry_point(tmp_path):
     done = run_command([sys.executable, "-m", "runtests", "--version"], cwd=tmp_path).assert_exit(0)
     assert __version__ in done.stdout
-    assert Path(runtests.app.__file__).exists()
+    # What `python -m runtests` ran there: this checkout's package, the one these tests import.
+    where = "import importlib.util; print(importlib.util.find_spec('runtests.__main__').origin)"
+    origin = run_command([sys.executable, "-c", where], cwd=tmp_path).assert_exit(0).stdout.strip()
+    assert Path(origin).resolve() == REPO_ROOT / "runtests" / "__main__.py"
+    assert Path(runtests.app.__file__).resolve() == REPO_ROOT / "runtests" / "app.py"
