@@ -35,7 +35,9 @@ def test_default_plan_is_parallel_then_serial():
 
 def test_user_m_is_never_added_by_runtests():
     # A second -m would replace the project's own addopts -m; the plugin deselects instead.
-    for phase in plan_for(pytest_args=("-m", "not slow")).phases:
+    phases = plan_for(pytest_args=("-m", "not slow")).phases
+    assert [phase.name for phase in phases] == ["parallel", "serial"]
+    for phase in phases:
         assert phase.argv.count("-m") == 1
 
 
@@ -60,7 +62,9 @@ def test_phase_option_picks_phases(phase, names):
 
 
 def test_custom_marker_reaches_the_plugin():
-    for phase in plan_for(serial_marker="exclusive").phases:
+    phases = plan_for(serial_marker="exclusive").phases
+    assert [phase.name for phase in phases] == ["parallel", "serial"]
+    for phase in phases:
         assert "--runtests-marker=exclusive" in phase.argv
 
 
