@@ -1,5 +1,29 @@
+"""The `runtests` command (and `python -m runtests`): the first pytest process starts, then everything else."""
+
+import gc
+import os
+import shutil
 import sys
 
-from runtests.launch import main
 
-sys.exit(main())
+def main() -> int:
+    """Start pytest's imports ahead (runtests.prestart), then run the command line (runtests.cli) with them."""
+    from runtests.prestart import prestart
+
+    argv = sys.argv[1:]
+    launcher = prestart(argv, os.environ)
+    try:
+        from runtests.cli import main as cli_main
+
+        return cli_main(argv, launcher)
+    finally:
+        if launcher is not None:  # a run took it, or nothing did (a usage error, --help): stopped either way
+            launcher.discard()
+            shutil.rmtree(launcher.workdir, ignore_errors=True)
+        # Everything is written and every child waited for: spare Python's shutdown its collections over
+        # Click's, rich's and GitPython's modules and the run's results (50-100 ms after the last line).
+        gc.freeze()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

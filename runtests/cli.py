@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,6 +14,9 @@ from runtests import __version__
 from runtests.config import ORDER_ALIASES, ORDERS
 from runtests.errors import EXIT_CODES, EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED, EXIT_USAGE_ERROR, RuntestsError
 from runtests.modes import DEFAULT_DIST, DIST_MODES
+
+if TYPE_CHECKING:
+    from runtests.prestart import Launcher
 
 EPILOG = "\b\nExit codes:\n" + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES.items())
 HELP = """Run a pytest suite in two phases and print one combined report.
@@ -109,14 +112,15 @@ def wants_live_view(options: Any, environ: Mapping[str, str]) -> bool:
 @click.option("--stream/--no-stream", default=None, help="show pytest's own output instead of the live view.")
 @click.version_option(__version__, "--version", prog_name="runtests")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED, metavar="[PYTEST_ARGS]...")
-def command(directory: str, pytest_args: tuple[str, ...], **given: Any) -> int:
+@click.pass_obj
+def command(launcher: Launcher | None, directory: str, pytest_args: tuple[str, ...], **given: Any) -> int:
     from runtests.config import make_options
 
     environ = os.environ
     options = make_options(Path(directory), given, pytest_args)
     from runtests.app import run
 
-    return run(options, environ, wants_live_view(options, environ))
+    return run(options, environ, wants_live_view(options, environ), launcher)
 
 
 @click.command(
@@ -151,14 +155,15 @@ def combine_command(
     return run_combine(list(reports), json_report, junitxml, min_pass_rate, durations_file, console)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: runs the command and turns every expected failure into a message and an exit code."""
+def main(argv: Sequence[str] | None = None, launcher: Launcher | None = None) -> int:
+    """Runs the command line and turns every expected failure into a message and an exit code. `launcher`: the
+    first pytest process, started ahead by the entry point (runtests.prestart), for the run to use."""
     args = list(sys.argv[1:] if argv is None else argv)
     # `combine` is the one subcommand; everything else is a run, whose free arguments belong to pytest.
     chosen, args = (combine_command, args[1:]) if args[:1] == ["combine"] else (command, args)
     prog = "runtests combine" if chosen is combine_command else "runtests"
     try:
-        return int(chosen.main(args=args, prog_name=prog, standalone_mode=False))
+        return int(chosen.main(args=args, prog_name=prog, standalone_mode=False, obj=launcher))
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:  # one line, like every other runtests error, and exit 4

@@ -9,6 +9,7 @@ from typing import Any
 
 from runtests import durations
 from runtests.errors import UsageError
+from runtests.files import check_writable
 from runtests.report.jsonreport import read_summary
 from runtests.results import RunSummary
 
@@ -55,7 +56,8 @@ def check_shards(reports: list[tuple[Path, dict[str, Any]]]) -> None:
             owner[nodeid] = path
 
 
-def combine_reports(paths: list[Path], min_pass_rate: float | None) -> RunSummary:
+def combine_reports(paths: list[Path], min_pass_rate: float | None, durations_file: Path | None) -> RunSummary:
+    """One summary of all shards; their measured durations merged into `durations_file` first, when given."""
     reports = [(path, load_report(path)) for path in paths]
     check_shards(reports)
     summaries = []
@@ -66,11 +68,19 @@ def combine_reports(paths: list[Path], min_pass_rate: float | None) -> RunSummar
             raise UsageError(f"{path}: not a usable runtests JSON report ({exc})") from None
     summaries.sort(key=lambda s: s.shard or (0, 0))
     phases = [phase for summary in summaries for phase in summary.phases]
+    tests = [test for phase in phases for test in phase.tests]
+    note = durations.record(durations_file, tests) if durations_file is not None else None
+    starts = [phase.started_at for phase in phases if phase.started_at is not None]
+    stops = [test.stop for test in tests if test.stop is not None]
+    duration_s = max(stops) - min(starts) if starts and stops else sum(p.duration_s for p in phases)
     return RunSummary(
-        phases=phases,
+        phases=tuple(phases),
         min_pass_rate=min_pass_rate if min_pass_rate is not None else max(s.min_pass_rate for s in summaries),
+        notes=(note,) if note else (),
         accept_parallel_only=all(s.accept_parallel_only for s in summaries),
-        broken_guarantees=[problem for s in summaries for problem in s.broken_guarantees],
+        broken_guarantees=tuple(problem for s in summaries for problem in s.broken_guarantees),
+        started_at=min(starts, default=0.0),
+        duration_s=duration_s,
     )
 
 
@@ -83,27 +93,18 @@ def run_combine(
     console: Any,
 ) -> int:
     """Merge, write the combined reports, print the combined summary; returns the combined exit code."""
-    from runtests.report.jsonreport import check_writable, make_report, write_report
+    from runtests.report.jsonreport import make_report, write_report
     from runtests.report.junit import write_junit
     from runtests.report.terminal import TerminalReporter
 
     for path, flag in ((json_report, "--json-report"), (junitxml, "--junitxml")):
         if path is not None:
             check_writable(path, flag)
-    summary = combine_reports(paths, min_pass_rate)
-    starts = [phase.started_at for phase in summary.phases if phase.started_at is not None]
-    stops = [test.stop for test in summary.tests if test.stop is not None]
-    duration_s = max(stops) - min(starts) if starts and stops else sum(p.duration_s for p in summary.phases)
-    if durations_file is not None:
-        note = durations.record(durations_file, summary.tests)
-        if note:
-            summary.notes.append(note)
+    summary = combine_reports(paths, min_pass_rate, durations_file)
     if json_report is not None:
-        report = make_report(summary, min(starts, default=0.0), duration_s)
-        report["combined_from"] = [str(path) for path in paths]
-        write_report(json_report, report)
+        write_report(json_report, make_report(summary) | {"combined_from": [str(path) for path in paths]})
     if junitxml is not None:
-        write_junit(junitxml, summary, duration_s)
+        write_junit(junitxml, summary)
     console.print(f"combined {len(paths)} shard reports", highlight=False)
-    TerminalReporter(console, live=False).show_summary(summary, None, duration_s)
+    TerminalReporter(console, live=False).show_summary(summary)
     return summary.exit_code()

@@ -49,6 +49,7 @@ class Options:
     trace: Path | None = None
     slowest: int = 0
     config_file: Path | None = None
+    notes: tuple[str, ...] = ()  # what resolving the options decided, for the report (runtests.resolve)
 
 
 # Keys a [tool.runtests] table may hold, with what they accept (the CLI option names, snake_case).

@@ -1,8 +1,10 @@
-"""Reading the events for causes: suspects of parallel failures, retry verdicts, scheduling guarantees. Pure."""
+"""Reading the results for causes: suspects of parallel failures, retry verdicts, broken scheduling guarantees. Pure:
+it returns what it finds, and changes nothing it is given."""
 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import itertools
 from collections import defaultdict
 from collections.abc import Iterable
@@ -19,8 +21,8 @@ def overlap_s(a: TestResult, b: TestResult) -> float:
     return min(a.stop, b.stop) - max(a.start, b.start)
 
 
-def find_suspects(tests: list[TestResult], limit: int = SUSPECTS_MAX) -> None:
-    """For each failing test, name the tests that ran at the same time on other workers, most overlap first.
+def find_suspects(tests: list[TestResult], limit: int = SUSPECTS_MAX) -> dict[str, list[str]]:
+    """For each failing test, the tests that ran at the same time on other workers, most overlap first.
 
     A worker runs one test at a time, so each worker's tests sorted by start time are disjoint: a bisection
     finds the few that can overlap, and the whole pass stays O(failures x workers x log n).
@@ -33,6 +35,7 @@ def find_suspects(tests: list[TestResult], limit: int = SUSPECTS_MAX) -> None:
     for worker, runs in by_worker.items():
         runs.sort(key=lambda t: t.start or 0.0)
         starts[worker] = [t.start or 0.0 for t in runs]
+    suspects: dict[str, list[str]] = {}
     for failed in tests:
         if not failed.is_failing or failed.start is None or failed.stop is None:
             continue
@@ -47,16 +50,35 @@ def find_suspects(tests: list[TestResult], limit: int = SUSPECTS_MAX) -> None:
                     overlapping.append((shared, runs[index].nodeid))
                 index -= 1
         overlapping.sort(key=lambda pair: (-pair[0], pair[1]))
-        failed.suspects = [nodeid for _, nodeid in overlapping[:limit]]
+        suspects[failed.nodeid] = [nodeid for _, nodeid in overlapping[:limit]]
+    return suspects
 
 
-def apply_retries(parallel: PhaseResult, retry: PhaseResult) -> None:
-    """Give each retried parallel failure its verdict from the retry phase."""
+def retry_verdicts(parallel: PhaseResult, retry: PhaseResult) -> dict[str, RetryResult]:
+    """Each retried parallel failure's verdict, from the retry phase."""
     again = {test.nodeid: test for test in retry.tests}
-    for test in parallel.tests:
-        rerun = again.get(test.nodeid)
-        if rerun is not None and test.is_failing:
-            test.retry = RetryResult(rerun.outcome, rerun.longrepr)
+    return {
+        test.nodeid: RetryResult(again[test.nodeid].outcome, again[test.nodeid].longrepr)
+        for test in parallel.tests
+        if test.is_failing and test.nodeid in again
+    }
+
+
+def diagnosed(phase: PhaseResult, retry: PhaseResult | None) -> PhaseResult:
+    """`phase` with each failure's suspects (a parallel phase) and retry verdict (--retry-serially) on it."""
+    if not phase.is_parallel:
+        return phase
+    suspects = find_suspects(phase.tests)
+    verdicts = retry_verdicts(phase, retry) if retry is not None else {}
+    if not suspects and not verdicts:
+        return phase
+    tests = [
+        dataclasses.replace(test, suspects=suspects.get(test.nodeid, test.suspects), retry=verdicts.get(test.nodeid))
+        if test.nodeid in suspects or test.nodeid in verdicts
+        else test
+        for test in phase.tests
+    ]
+    return dataclasses.replace(phase, tests=tests)
 
 
 def check_guarantees(phases: Iterable[PhaseResult]) -> list[str]:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import heapq
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from runtests import events
+from runtests.files import write_atomically
 
 CACHE_KEY = "runtests/durations"
 MAX_ENTRIES = 100_000  # a bound on the store: the oldest-seen tests go first
@@ -38,9 +39,34 @@ def load_durations(path: Path | None) -> dict[str, float]:
     if path is None:
         return {}
     try:
-        return parse_durations(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError):
+        return parse_text(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
         return {}
+
+
+def parse_text(text: str | None) -> dict[str, float]:
+    """The durations in a store's text; nothing when there is none or it is not a store."""
+    if not text:
+        return {}
+    try:
+        return parse_durations(json.loads(text))
+    except ValueError:
+        return {}
+
+
+def recorded_for(config: Any) -> dict[str, float]:
+    """Inside pytest: the durations runtests recorded, from the file it names, else pytest's cache. Read once per
+    process (`config` is pytest's Config)."""
+    cached: dict[str, float] | None = getattr(config, "_runtests_durations", None)
+    if cached is None:
+        path = config.getoption(events.DURATIONS_OPTION)
+        if path:
+            cached = load_durations(Path(path))
+        else:
+            stored = config.cache.get(CACHE_KEY, {}) if hasattr(config, "cache") else {}
+            cached = parse_durations(stored)
+        config._runtests_durations = cached
+    return cached
 
 
 def parse_durations(data: object) -> dict[str, float]:
@@ -67,15 +93,9 @@ def merge_durations(
 
 def save_durations(path: Path, durations: Mapping[str, float]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=".durations.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            # Insertion order is recency order (merge_durations drops from the front): never sort the keys.
-            json.dump({k: round(v, 6) for k, v in durations.items()}, stream, indent=0)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    # Insertion order is recency order (merge_durations drops from the front): never sort the keys.
+    store = {nodeid: round(seconds, 6) for nodeid, seconds in durations.items()}
+    write_atomically(path, lambda stream: json.dump(store, stream, indent=0))
 
 
 def estimate(ids: Iterable[str], durations: Mapping[str, float]) -> dict[str, float]:

@@ -169,3 +169,46 @@ def enforce_clean(state: WorktreeState, staged_expected: bool) -> None:
             f"--git-check require-clean: {len(dirty)} uncommitted path(s) in {state.root}: {describe_paths(dirty)}; "
             "commit or stash them yourself, or use --git-check warn"
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class WorktreeReport:
+    """What the run found of the work tree, for the reports."""
+
+    before: WorktreeState | None  # None: the check is off, or it could not be made (`problem` says why)
+    after: WorktreeState | None
+    pollution: Pollution | None  # what the tests created, changed or deleted, each path with its phases
+    problem: str | None = None  # why the work tree could not be checked before the run
+    recheck_problem: str | None = None  # why it could not be re-checked after a phase
+
+
+class WorktreeWatch:
+    """The work tree before the run and after each phase, to tell which phase left which file behind."""
+
+    def __init__(self, cwd: Path, before: WorktreeState | None, problem: str | None = None) -> None:
+        self.cwd = cwd
+        self.before = before
+        self.latest = before
+        self.problem = problem
+        self.phases_of: dict[str, list[str]] = {}
+        self.recheck_problem: str | None = None
+
+    def after_phase(self, name: str) -> None:
+        if self.latest is None:
+            return
+        try:
+            state = read_worktree(self.cwd, root=self.latest.root)
+        except GitUnavailableError as exc:
+            self.recheck_problem = f"could not re-check the work tree after the {name} phase: {exc}"
+            self.latest = None
+            return
+        for path in compare_worktrees(self.latest, state).paths():
+            self.phases_of.setdefault(path, []).append(name)
+        self.latest = state
+
+    def report(self) -> WorktreeReport:
+        pollution = None
+        if self.before is not None and self.latest is not None:
+            found = compare_worktrees(self.before, self.latest)
+            pollution = dataclasses.replace(found, phases_of={p: self.phases_of.get(p, []) for p in found.paths()})
+        return WorktreeReport(self.before, self.latest, pollution, self.problem, self.recheck_problem)

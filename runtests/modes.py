@@ -7,6 +7,7 @@ checks. Standard library only: the pytest side imports it too.
 from __future__ import annotations
 
 import dataclasses
+import re
 
 # How runtests balances a mode's work by recorded durations (runtests/scheduler.py):
 STRETCHES = "stretches"  # W contiguous stretches of the collection order with equal time, the tail taken dynamically
@@ -54,6 +55,15 @@ def scope_of(nodeid: str, dist: str) -> str:
     if dist == "loadgroup" and nodeid.rfind("@") > nodeid.rfind("]"):  # "@" inside [parameters] is no group
         return nodeid.split("@")[-1]
     return nodeid
+
+
+# xdist's loadgroup appends "@group" to a node id; a test name cannot hold "@" outside its [parameters].
+GROUP_SUFFIX = re.compile(r"@[^@\]]*\Z")
+
+
+def plain_nodeid(nodeid: str) -> str:
+    """The node id without the `@group` xdist's loadgroup appends (the inverse of xdist_id)."""
+    return GROUP_SUFFIX.sub("", nodeid) if "@" in nodeid else nodeid
 
 
 def xdist_id(nodeid: str, group: str | None) -> str:

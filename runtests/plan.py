@@ -99,7 +99,9 @@ def make_retry_phase(options: Options) -> Phase:
 def make_plan(options: Options) -> Plan:
     args = options.pytest_args
     check_pytest_args(args)
-    notes: list[str] = []
+    notes = list(options.notes)
+    if options.shard is not None:
+        notes.append(f"shard {options.shard[0]}/{options.shard[1]} of the suite, balanced by recorded durations")
     workers = options.workers
     if any(arg in DEBUGGERS for arg in args) and workers != 0:
         # xdist cannot attach a debugger to a worker; it falls back to sequential too.

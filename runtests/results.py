@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from runtests import errors
+from runtests.gitcheck import WorktreeReport
 
 
 class Outcome(enum.StrEnum):
@@ -333,21 +335,26 @@ class PhaseRecorder:
         return added
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class RunSummary:
-    phases: list[PhaseResult]
+    """A whole run, its diagnosis and verdict included: what the reports write, never changed after it is made."""
+
+    phases: Sequence[PhaseResult]
     min_pass_rate: float = 100.0
-    notes: list[str] = dataclasses.field(default_factory=list)
+    notes: Sequence[str] = ()
     worktree_refusal: str | None = None  # --git-check require-clean refused: before the run (no phases) or after it
     retry: PhaseResult | None = None  # --retry-serially; its verdicts are on the parallel tests
     accept_parallel_only: bool = False
-    broken_guarantees: list[str] = dataclasses.field(default_factory=list)
+    broken_guarantees: Sequence[str] = ()
     strict_guarantees: bool = False
     serial_marker: str = "serial"
     shard: tuple[int, int] | None = None
     slowest: int = 0  # how many of the slowest tests the report lists
+    started_at: float = 0.0  # wall clock
+    duration_s: float = 0.0
+    worktree: WorktreeReport | None = None  # None: a combined report, which has no work tree
 
-    @property
+    @functools.cached_property
     def tests(self) -> list[TestResult]:
         return [test for phase in self.phases for test in phase.tests]
 

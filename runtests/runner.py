@@ -1,4 +1,5 @@
-"""Run one phase: spawn pytest with the plugin, stream its events to a callback, handle Ctrl-C."""
+"""Run one phase: spawn pytest with the plugin, stream its events to a callback, handle Ctrl-C; start the next
+phase's process ahead, held at its gate."""
 
 from __future__ import annotations
 
@@ -10,16 +11,15 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from runtests import events
-from runtests.launch import Launcher, make_env
 from runtests.plan import Phase
+from runtests.prestart import Launcher, make_env
 
-if TYPE_CHECKING:
-    from runtests.launch import Process
+Process = subprocess.Popen[bytes]
 
 POLL_INTERVAL_S = 0.02  # how soon a finished phase is noticed; each poll is one read of the events file
 TERMINATE_TIMEOUT_S = 10.0  # from the polite SIGINT to SIGKILL
@@ -283,3 +283,60 @@ def install_handlers(handler: Callable[[int, Any], None]) -> dict[int, Any]:
 def restore_handlers(previous: dict[int, Any]) -> None:
     for signum, handler in previous.items():
         signal.signal(signum, handler)
+
+
+class PhaseStarter:
+    """Starts each phase's pytest process, held at its gate; the next phase ahead of time when it will run."""
+
+    def __init__(
+        self,
+        cwd: Path,
+        workdir: Path,
+        environ: Mapping[str, str],
+        stream_output: bool,
+        launcher: Launcher | None = None,
+    ) -> None:
+        self.cwd, self.workdir, self.environ, self.stream_output = cwd, workdir, environ, stream_output
+        self.waiting: dict[str, PhaseProcess] = {}
+        self.launcher = launcher  # started by the entry point, already importing pytest: for the first phase
+
+    def start(self, phase: Phase, only_ids: list[str] | None = None) -> None:
+        if phase.name not in self.waiting:
+            launcher, self.launcher = self.launcher, None
+            if launcher is not None and not launcher.fits(self.environ, self.stream_output):
+                launcher.discard()
+                launcher = None
+            self.waiting[phase.name] = PhaseProcess(
+                phase,
+                cwd=self.cwd,
+                workdir=self.workdir,
+                stream_output=self.stream_output,
+                environ=self.environ,
+                only_ids=only_ids,
+                launcher=launcher,
+            )
+
+    def start_ahead(self, phases: Sequence[Phase], held_back: list[str]) -> None:
+        """Some tests wait for a later phase: start its process now, to wait at the gate."""
+        if held_back:
+            for phase in phases:
+                self.start(phase)
+
+    def release(self, phase: Phase, limits: Limits) -> None:
+        """Let the phase's pytest go on before runtests takes it to run (see PhaseProcess.release)."""
+        self.start(phase)
+        self.waiting[phase.name].release(limits)
+
+    def take(self, phase: Phase, only_ids: list[str] | None = None) -> PhaseProcess:
+        self.start(phase, only_ids)
+        return self.waiting.pop(phase.name)
+
+    def cancel(self, name: str | None = None) -> None:
+        """Stop processes that will not run (one phase, or all); they exit at the gate, before any test code."""
+        if name is None and self.launcher is not None:
+            self.launcher.discard()
+            self.launcher = None
+        for key in [name] if name is not None else list(self.waiting):
+            process = self.waiting.pop(key, None)
+            if process is not None:
+                process.cancel()

@@ -32,12 +32,14 @@ from typing import Any
 import pytest
 from xdist.scheduler import LoadScheduling, WorkStealingScheduling
 
-from runtests.modes import MODES, STEAL, STRETCHES, scope_of
+from runtests.durations import recorded_for
+from runtests.modes import MODES, STEAL, STRETCHES, plain_nodeid, scope_of
 
 MIN_PENDING = 2  # an xdist worker starts a test only once it holds the next one (or is told to shut down)
 LEAD_S = 0.25  # recorded seconds of work kept queued on a worker beyond the running test (refilled at half)
 MAX_STRETCHES_PER_WORKER = 4  # more would cut modules (and their fixtures) more often than xdist's own chunks
 STRETCH_SLACK = 0.01  # a longest share this much over the best or the ideal is as good: fewer stretches win
+PER_TEST_S = 0.0012  # a worker's own time per test beyond its recorded duration (docs/benchmarks.md, makespan)
 PRECISION = 1e-9  # relative: the linear partition's bisection stops this close to the optimum
 
 
@@ -184,22 +186,39 @@ def take_from_end(queue: Sequence[Unit], after: int, own_s: float, owner_s: floa
     return taken
 
 
-def estimate(collection: Sequence[str], durations: Mapping[str, float], plain: Callable[[str], str]) -> list[float]:
-    """Each test's recorded seconds; a test without a record counts as the mean of those with one."""
-    known = [durations.get(plain(nodeid)) for nodeid in collection]
+def estimate(collection: Sequence[str], durations: Mapping[str, float]) -> list[float]:
+    """Each test's expected seconds on a worker: its recorded duration (the mean of the recorded ones when it has
+    none) and what pytest and xdist spend on any test beside it."""
+    known = [durations.get(plain_nodeid(nodeid)) for nodeid in collection]
     recorded = [seconds for seconds in known if seconds is not None]
     default = sum(recorded) / len(recorded) if recorded else 1.0
-    return [default if seconds is None else seconds for seconds in known]
+    return [(default if seconds is None else seconds) + PER_TEST_S for seconds in known]
 
 
-def make_scheduler(config: Any, log: Any, durations: Mapping[str, float], plain: Callable[[str], str]) -> Any:
+class Balancer:
+    """In xdist's controller under --order balanced: runtests' scheduler once durations are recorded, xdist's own
+    until then; `emit` tells the events file which."""
+
+    def __init__(self, emit: Callable[[dict[str, Any]], None] | None) -> None:
+        self.emit = emit
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        recorded = recorded_for(config)
+        scheduler = make_scheduler(config, log, recorded) if recorded else None
+        if self.emit is not None:
+            self.emit({"e": "scheduler", "name": "xdist" if scheduler is None else "runtests"})
+        return scheduler
+
+
+def make_scheduler(config: Any, log: Any, durations: Mapping[str, float]) -> Any:
     """The scheduler for xdist's --dist mode of `config`, or None for a mode runtests does not balance."""
     dist = config.getvalue("dist")
     if dist not in MODES:
         return None
     if MODES[dist].balance == STEAL:
-        return BalancedWorkStealing(config, log, durations, plain)
-    return BalancedScheduling(config, log, durations, plain)
+        return BalancedWorkStealing(config, log, durations)
+    return BalancedScheduling(config, log, durations)
 
 
 class BalancedScheduling:
@@ -209,12 +228,10 @@ class BalancedScheduling:
     whose collection checks it reuses; `node` is xdist's WorkerController.
     """
 
-    def __init__(
-        self, config: pytest.Config, log: Any, durations: Mapping[str, float], plain: Callable[[str], str]
-    ) -> None:
+    def __init__(self, config: pytest.Config, log: Any, durations: Mapping[str, float]) -> None:
         self.xdist = LoadScheduling(config, log)  # node bookkeeping and the collection check, exactly as xdist's
         self.dist = config.getvalue("dist")
-        self.durations, self.plain = durations, plain
+        self.durations = durations
         self.maxschedchunk: int | None = config.getoption("maxschedchunk", None)
         self.collection: list[str] | None = None
         self.seconds: list[float] = []
@@ -305,7 +322,7 @@ class BalancedScheduling:
         self.xdist.collection = self.collection
         if not self.collection:
             return
-        self.seconds = estimate(self.collection, self.durations, self.plain)
+        self.seconds = estimate(self.collection, self.durations)
         nodes = self.ready_nodes()
         shares = plan_shares(make_units(self.collection, self.seconds, self.dist), len(nodes), self.dist)
         for node, share in zip(nodes, shares, strict=True):
@@ -389,11 +406,9 @@ class BalancedWorkStealing(WorkStealingScheduling):
     collection: list[str] | None
     steal_requested_from_node: Any
 
-    def __init__(
-        self, config: pytest.Config, log: Any, durations: Mapping[str, float], plain: Callable[[str], str]
-    ) -> None:
+    def __init__(self, config: pytest.Config, log: Any, durations: Mapping[str, float]) -> None:
         super().__init__(config, log)
-        self.durations, self.plain = durations, plain
+        self.durations = durations
         self.seconds: list[float] | None = None
         self.started: dict[Any, float] = {}  # when each worker's running test started (about: its last report)
         self.clock: Callable[[], float] = time.monotonic
@@ -422,7 +437,7 @@ class BalancedWorkStealing(WorkStealingScheduling):
         self.collection = next(iter(self.node2collection.values()))
         if not self.collection:
             return
-        self.seconds = estimate(self.collection, self.durations, self.plain)
+        self.seconds = estimate(self.collection, self.durations)
         nodes = [node for node in self.node2pending if not node.shutting_down]
         units = make_units(self.collection, self.seconds, "worksteal")
         for node, share in zip(nodes, plan_shares(units, len(nodes), "worksteal"), strict=True):

@@ -21,7 +21,8 @@ def captured(monkeypatch) -> list[Options]:
     """Replace the orchestrator; record the Options it would have been given."""
     seen: list[Options] = []
 
-    def fake_run(options, environ, live):
+    def fake_run(options, environ, live, launcher):
+        assert launcher is None  # main() was given none
         seen.append(options)
         return 0
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runtests.diagnose import apply_retries, check_guarantees, find_suspects
+from runtests.diagnose import check_guarantees, diagnosed, find_suspects
 from runtests.modes import scope_of
 from runtests.results import Outcome, PhaseResult, TestResult
 
@@ -24,26 +24,25 @@ def test_suspects_are_tests_on_other_workers_ordered_by_overlap():
         run("after::t", "gw2", 11.5, 12.0),  # no overlap
         run("ended::t", "gw1", 9.0, 10.0),  # ended as it started: no overlap
     ]
-    find_suspects(tests)
-    assert failed.suspects == ["long::t", "early::t", "short::t"]
-    assert all(t.suspects == [] for t in tests if t is not failed)
+    assert find_suspects(tests) == {"api::t": ["long::t", "early::t", "short::t"]}
+    assert all(t.suspects == [] for t in tests)  # found, not written: the results stay as they were
 
 
 def test_suspects_are_capped_and_skip_tests_without_times():
     failed = run("f", "gw0", 0.0, 100.0, Outcome.ERROR)
     others = [run(f"o{i}", "gw1", float(i), i + 0.5 + i / 100) for i in range(50)]
     nameless = TestResult("no-times", "parallel", Outcome.PASSED, worker="gw2")
-    find_suspects([failed, nameless, *others], limit=3)
-    assert failed.suspects == ["o49", "o48", "o47"]
+    assert find_suspects([failed, nameless, *others], limit=3) == {"f": ["o49", "o48", "o47"]}
 
 
-def test_retry_verdicts():
-    parallel = PhaseResult(
-        "parallel", tests=[run("a", "gw0", 0, 1, Outcome.FAILED), run("b", "gw1", 0, 1, Outcome.FAILED)]
-    )
+def test_retry_verdicts_and_suspects_on_a_copy_of_the_phase():
+    tests = [run("a", "gw0", 0, 1, Outcome.FAILED), run("b", "gw1", 0, 1, Outcome.FAILED), run("c", "gw1", 1, 2)]
+    parallel = PhaseResult("parallel", xdist_workers=2, tests=tests)
     retry = PhaseResult("retry", tests=[run("a", None, 2, 3, Outcome.PASSED), run("b", None, 3, 4, Outcome.FAILED)])
-    apply_retries(parallel, retry)
-    a, b = parallel.tests
+    found = diagnosed(parallel, retry)
+    assert all(test.retry is None and not test.suspects for test in parallel.tests)  # the given phase is unchanged
+    a, b, c = found.tests
+    assert a.suspects == ["b"] and b.suspects == ["a"] and c is tests[2]
     assert a.retry is not None and a.retry.verdict == "parallel-only" and a.is_parallel_only
     assert b.retry is not None and b.retry.verdict == "fails-alone" and not b.is_parallel_only
 

@@ -340,7 +340,7 @@ def test_where_am_i(worker_id):
 
 @pytest.mark.parametrize("workers", ["0", "2"])
 def test_the_pytest_process_is_as_python_m_pytest_started_it(sample_project, tmp_path, workers):
-    """The first phase's process is started ahead, before runtests has read its options (runtests/launch.py):
+    """The first phase's process is started ahead, before runtests has read its options (runtests/prestart.py):
     it must still be what `python -m pytest` in the run directory is, warnings as errors included."""
     project = sample_project(
         {
@@ -360,7 +360,9 @@ def test_the_pytest_process_is_as_python_m_pytest_started_it(sample_project, tmp
         assert facts["cwd_on_path"]  # as `python -m` puts the run directory on sys.path
         assert facts["argv0"].endswith(os.path.join("pytest", "__main__.py"))
     assert facts["cwd"] == str(project.path)
-    assert facts["runtests_modules"] == ["runtests", "runtests.durations", "runtests.events", "runtests.plugin"]
+    assert facts["runtests_modules"] == ["runtests", "runtests.durations", "runtests.errors", "runtests.events",
+                                         "runtests.eventwriter", "runtests.files", "runtests.modes", "runtests.plugin",
+                                         "runtests.selection"]  # fmt: skip
 
 
 def test_stream_shows_pytests_own_output(sample_project):

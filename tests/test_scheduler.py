@@ -110,7 +110,7 @@ def suite(seed: int, modules: int = 12, per_module: int = 10, shape: str = "heav
 
 def ours(recorded, session_holder):
     def make(config):
-        scheduler = make_scheduler(config, None, recorded, lambda nodeid: nodeid.split("@")[0])
+        scheduler = make_scheduler(config, None, recorded)
         scheduler.clock = lambda: session_holder[0].now  # the simulated time
         return scheduler
 
@@ -235,6 +235,6 @@ def test_a_crashed_test_sent_back_runs_again():
 
 def test_every_mode_has_a_scheduler():
     for dist in DIST_MODES:
-        scheduler = make_scheduler(FakeConfig(dist, 2), None, {"t.py::t": 1.0}, str)
+        scheduler = make_scheduler(FakeConfig(dist, 2), None, {"t.py::t": 1.0})
         assert isinstance(scheduler, BalancedWorkStealing if dist == "worksteal" else BalancedScheduling)
-    assert make_scheduler(FakeConfig("each", 2), None, {"t.py::t": 1.0}, str) is None
+    assert make_scheduler(FakeConfig("each", 2), None, {"t.py::t": 1.0}) is None

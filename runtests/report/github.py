@@ -49,13 +49,13 @@ def make_annotations(summary: RunSummary, rootdir: Path, environ: Mapping[str, s
     return [annotation(test, rootdir, workspace) for test in failing[:ANNOTATIONS_MAX]]
 
 
-def markdown_summary(summary: RunSummary, duration_s: float) -> str:
+def markdown_summary(summary: RunSummary) -> str:
     totals = summary.counts()
     keys = [key for key in COUNT_KEYS if totals[key] or key in ("passed", "failed")]
     lines = [
         "## runtests",
         "",
-        f"**Pass rate: {format_pass_rate(totals)}** in {duration_s:.1f}s",
+        f"**Pass rate: {format_pass_rate(totals)}** in {summary.duration_s:.1f}s",
         "",
         "| phase | workers | " + " | ".join(keys) + " | time |",
         "|---|---|" + "---:|" * len(keys) + "---:|",
@@ -65,7 +65,7 @@ def markdown_summary(summary: RunSummary, duration_s: float) -> str:
             counts = phase.counts()
             cells = " | ".join(str(counts[key]) for key in keys)
             lines.append(f"| {phase.label} | {phase.workers_label} | {cells} | {phase.duration_s:.1f}s |")
-    lines.append(f"| **total** | | {' | '.join(f'**{totals[key]}**' for key in keys)} | {duration_s:.1f}s |")
+    lines.append(f"| **total** | | {' | '.join(f'**{totals[key]}**' for key in keys)} | {summary.duration_s:.1f}s |")
     failing = [test for test in summary.tests if test.is_failing]
     if failing:
         lines += ["", "### Failures", ""]
@@ -77,6 +77,6 @@ def markdown_summary(summary: RunSummary, duration_s: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def append_step_summary(path: Path, summary: RunSummary, duration_s: float) -> None:
+def append_step_summary(path: Path, summary: RunSummary) -> None:
     with path.open("a", encoding="utf-8") as stream:
-        stream.write(markdown_summary(summary, duration_s))
+        stream.write(markdown_summary(summary))

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from runtests import __version__
 from runtests.config import Options
-from runtests.errors import UsageError
-from runtests.gitcheck import Pollution, WorktreeState
+from runtests.files import write_atomically
+from runtests.gitcheck import WorktreeReport, WorktreeState
 from runtests.results import (
     CollectError,
     Outcome,
@@ -23,17 +21,6 @@ from runtests.results import (
 )
 
 SCHEMA_VERSION = 1
-
-
-def check_writable(path: Path, flag: str = "--json-report") -> None:
-    """Fail before the run, not after it, when a report cannot be written."""
-    parent = path.parent
-    if path.is_dir():
-        raise UsageError(f"{flag} {path}: is a directory; give a file path")
-    if not parent.is_dir():
-        raise UsageError(f"{flag} {path}: directory {parent} does not exist; create it first")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"{flag} {path}: directory {parent} is not writable")
 
 
 def describe_test(test: TestResult) -> dict[str, Any]:
@@ -167,7 +154,7 @@ def describe_worktree(state: WorktreeState | None) -> dict[str, Any] | None:
     }
 
 
-def make_report(summary: RunSummary, started_at: float, duration_s: float) -> dict[str, Any]:
+def make_report(summary: RunSummary) -> dict[str, Any]:
     """The report's results: everything but the run's options and git state (see describe_context)."""
     rate = summary.pass_rate()
     retried = summary.retried()
@@ -177,8 +164,8 @@ def make_report(summary: RunSummary, started_at: float, duration_s: float) -> di
         "exit_code": summary.exit_code(),
         "pass_rate": None if rate is None else round(rate, 4),
         "min_pass_rate": summary.min_pass_rate,
-        "started_at": started_at,
-        "duration_s": round(duration_s, 6),
+        "started_at": summary.started_at,
+        "duration_s": round(summary.duration_s, 6),
         "shard": None if summary.shard is None else {"index": summary.shard[0], "total": summary.shard[1]},
         "totals": summary.counts(),
         "subtests": summary.subtest_counts(),
@@ -201,14 +188,10 @@ def make_report(summary: RunSummary, started_at: float, duration_s: float) -> di
     }
 
 
-def describe_context(
-    options: Options,
-    before: WorktreeState | None,
-    after: WorktreeState | None,
-    pollution: Pollution | None,
-    git_problem: str | None,
-) -> dict[str, Any]:
+def describe_context(options: Options, worktree: WorktreeReport | None) -> dict[str, Any]:
     """The report's `options` and `git` keys."""
+    before, after = (worktree.before, worktree.after) if worktree else (None, None)
+    pollution = worktree.pollution if worktree else None
     return {
         "options": {
             "cwd": str(options.cwd),
@@ -221,7 +204,7 @@ def describe_context(
         },
         "git": {
             "policy": options.git_check,
-            "problem": git_problem,
+            "problem": worktree.problem if worktree else None,
             "before": describe_worktree(before),
             "after": describe_worktree(after),
             "changed_by_tests": None
@@ -237,13 +220,5 @@ def describe_context(
 
 
 def write_report(path: Path, report: dict[str, Any]) -> None:
-    """Write via a temporary file and a rename, so a reader never sees half a report."""
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            json.dump(report, stream, indent=1)
-            stream.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Whole or not at all (runtests.files), so a reader never sees half a report."""
+    write_atomically(path, lambda stream: stream.write(json.dumps(report, indent=1) + "\n"))

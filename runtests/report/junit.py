@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 import socket
-import tempfile
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
 
+from runtests.files import write_atomically
 from runtests.results import COUNT_KEYS, Outcome, PhaseResult, RunSummary, TestResult
 
 # Characters XML 1.0 cannot hold at all; pytest's own junitxml replaces them the same way.
@@ -75,9 +74,9 @@ def make_suite(phase: PhaseResult, label: str) -> ET.Element:
     return suite
 
 
-def make_junit(summary: RunSummary, duration_s: float) -> ET.ElementTree[ET.Element]:
+def make_junit(summary: RunSummary) -> ET.ElementTree[ET.Element]:
     root = ET.Element("testsuites", name="runtests")
-    set_counts(root, summary.counts(), duration_s)
+    set_counts(root, summary.counts(), summary.duration_s)
     for phase in summary.phases:
         if phase.ran:
             root.append(make_suite(phase, phase.label))
@@ -85,13 +84,7 @@ def make_junit(summary: RunSummary, duration_s: float) -> ET.ElementTree[ET.Elem
     return ET.ElementTree(root)
 
 
-def write_junit(path: Path, summary: RunSummary, duration_s: float) -> None:
-    """Write atomically, like the JSON report."""
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            make_junit(summary, duration_s).write(stream, encoding="utf-8", xml_declaration=True)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+def write_junit(path: Path, summary: RunSummary) -> None:
+    """Whole or not at all, like the JSON report."""
+    tree = make_junit(summary)
+    write_atomically(path, lambda stream: tree.write(stream, encoding="utf-8", xml_declaration=True), binary=True)

@@ -160,7 +160,7 @@ class TerminalReporter:
             self.console.out(line, highlight=False)
 
     # --- after the run --------------------------------------------------------------------------------
-    def show_summary(self, summary: RunSummary, pollution: Pollution | None, duration_s: float) -> None:
+    def show_summary(self, summary: RunSummary) -> None:
         self.show_failures(summary)
         self.show_unexplained(summary)
         self.print(self.make_table(summary))
@@ -171,6 +171,7 @@ class TerminalReporter:
         self.show_parallel_only(summary)
         for problem in summary.broken_guarantees:
             self.print(f"[bold red]warning: broken guarantee:[/] {escape(problem)}")
+        pollution = summary.worktree.pollution if summary.worktree else None
         if pollution:
             self.show_pollution(pollution)
         if summary.worktree_refusal:
@@ -182,7 +183,7 @@ class TerminalReporter:
         self.print(Text.assemble("Pass rate: ", (format_pass_rate(counts), f"bold {style}")))
         if not summary.tests:
             self.print("[yellow]no tests ran[/]")
-        self.print(f"[{style}]{describe_counts(counts)} in {duration_s:.2f}s[/]")
+        self.print(f"[{style}]{describe_counts(counts)} in {summary.duration_s:.2f}s[/]")
 
     def show_time(self, summary: RunSummary) -> None:
         """The N slowest tests (--slowest) and, per parallel phase, each worker's busy share and the idle tail."""
@@ -220,7 +221,8 @@ class TerminalReporter:
             return
         accepted = " (counted as passed: --accept-parallel-only)" if summary.accept_parallel_only else ""
         self.print(
-            f"[yellow bold]parallel-only failures{accepted}:[/] these tests share state with tests on other workers"
+            f"[yellow bold]parallel-only failures{accepted}:[/] these tests pass alone: they share state with tests "
+            "that ran at the same time on other workers, or before them on their own"
         )
         for test in alone:
             suspects = f"  ran beside: {', '.join(test.suspects)}" if test.suspects else ""

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from runtests.files import write_atomically
 from runtests.results import PhaseResult, RunSummary, TestResult
 
 
@@ -51,14 +50,8 @@ def make_trace(summary: RunSummary) -> dict[str, Any]:
 
 
 def write_trace(path: Path, summary: RunSummary) -> None:
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            json.dump(make_trace(summary), stream, separators=(",", ":"))
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    trace = make_trace(summary)
+    write_atomically(path, lambda stream: json.dump(trace, stream, separators=(",", ":")))
 
 
 def busy_shares(phase: PhaseResult) -> tuple[dict[str, float], float]:

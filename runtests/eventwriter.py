@@ -1,0 +1,239 @@
+"""The events file: one JSON line per event (runtests/events.py), written by the controller or only pytest process.
+
+Depends on pytest and the standard library only. Inside an xdist worker nothing is written but the early word on
+held-back tests: the controller re-fires every worker's reports, so writing there too would count twice.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from runtests import events
+from runtests.modes import plain_nodeid
+
+HELD_BACK_KEY = "runtests_held_back"
+WRITER_NAME = "runtests-event-writer"
+
+
+def is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def report_held_back(config: pytest.Config, ids: list[str]) -> None:
+    """Tell runtests which tests wait for the other phase: whether that phase needs a process at all."""
+    if is_xdist_worker(config):
+        config.workeroutput[HELD_BACK_KEY] = ids  # type: ignore[attr-defined]
+        if config.workerinput.get("workerid") == "gw0":  # type: ignore[attr-defined]
+            # Early word, while the other workers still collect: runtests can prepare the next phase now.
+            append_event(config.getoption(events.EVENTS_OPTION), {"e": "held_back", "ids": ids})
+        return
+    writer = config.pluginmanager.get_plugin(WRITER_NAME)
+    if writer is not None:
+        writer.emit({"e": "held_back", "ids": ids})
+
+
+def group_of(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker("xdist_group")
+    if marker is None:
+        return None
+    return str(marker.args[0] if marker.args else marker.kwargs.get("name", "default"))
+
+
+class GroupTagger:
+    """Tags each report with its test's xdist_group, in the process that ran the test (xdist carries it on)."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+        report = yield
+        group = group_of(item)
+        if group is not None:
+            report.runtests_group = group
+        return report
+
+
+def append_event(path: str | None, event: dict[str, Any]) -> None:
+    """One line in one write() to a file opened for appending: whole, even beside the controller's writes."""
+    if path:
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(descriptor, events.encode(event).encode())
+        finally:
+            os.close(descriptor)
+
+
+def describe_longrepr(report: pytest.TestReport | pytest.CollectReport) -> str | None:
+    if report.longrepr is None:
+        return None
+    if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:  # a skip: (path, line, reason)
+        return str(report.longrepr[2])
+    return report.longreprtext
+
+
+def worker_of(report: Any) -> str | None:
+    node = getattr(report, "node", None)
+    gateway = getattr(node, "gateway", None)
+    return getattr(gateway, "id", None) or getattr(report, "worker_id", None)
+
+
+def is_subtest_report(report: Any) -> bool:
+    # pytest 9 built-in subtests; pytest-subtests names its class SubTestReport.
+    return type(report).__name__.lower() == "subtestreport"
+
+
+def describe_report(report: pytest.TestReport) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "when": report.when,
+        "outcome": report.outcome,
+        "duration": report.duration,
+        "start": getattr(report, "start", None),
+        "stop": getattr(report, "stop", None),
+    }
+    if report.failed or report.skipped:
+        entry["longrepr"] = describe_longrepr(report)
+        if report.failed:
+            entry["sections"] = [list(section) for section in report.sections]
+            crash = getattr(report.longrepr, "reprcrash", None)
+            if crash is not None:
+                entry["crash"] = [str(crash.path), crash.lineno]
+    if hasattr(report, "wasxfail"):
+        entry["xfail"] = True
+        entry["reason"] = report.wasxfail
+    if getattr(report, "runtests_timeout", False):
+        entry["timeout"] = True
+    return entry
+
+
+def compact(test: dict[str, Any]) -> dict[str, Any]:
+    """Plain passed reports were kept as (when, duration, start, stop) tuples, cheap to make. A test whose setup,
+    call and teardown all passed so travels as one passed "call" report spanning them: the same verdict, duration
+    (their sum), start and stop, in a third of the floats to encode and decode. Otherwise each becomes a dict."""
+    reports = test["reports"]
+    if len(reports) == 3 and all(type(r) is tuple for r in reports):
+        (_, setup_s, start, _), (_, call_s, _, _), (_, teardown_s, _, stop) = reports
+        duration = setup_s + call_s + teardown_s
+        test["reports"] = [{"when": "call", "outcome": "passed", "duration": duration, "start": start, "stop": stop}]
+    else:
+        test["reports"] = [
+            {"when": r[0], "outcome": "passed", "duration": r[1], "start": r[2], "stop": r[3]}
+            if type(r) is tuple
+            else r
+            for r in reports
+        ]
+    return test
+
+
+class EventWriter:
+    """Lives in the controller (or the only) pytest process and writes the events file."""
+
+    def __init__(self, config: pytest.Config, path: str) -> None:
+        self.config = config
+        # One write() per event on an O_APPEND descriptor: every event reaches the file at once and whole, so a
+        # killed process loses nothing written, and the lines of xdist's gw0 (append_event) never interleave.
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.pending: dict[str, dict[str, Any]] = {}
+        self.held_back: list[str] | None = None
+        self.collected_sent = False
+
+    def emit(self, event: dict[str, Any]) -> None:
+        self.write(events.encode(event))
+
+    def write(self, line: str) -> None:
+        if self.fd >= 0:
+            os.write(self.fd, line.encode("ascii"))
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        option = self.config.option
+        workers = getattr(option, "numprocesses", None) or 0
+        dist = getattr(option, "dist", "no") if workers else "no"
+        self.emit(
+            {
+                "e": "start",
+                "v": events.WIRE_VERSION,
+                "phase": self.config.getoption(events.PHASE_OPTION),
+                "workers": workers,
+                "dist": dist,
+                "pid": os.getpid(),
+                "cache_dir": str(getattr(getattr(self.config, "cache", None), "_cachedir", "")) or None,
+                "rootdir": str(self.config.rootpath),
+                "pytest": pytest.__version__,
+            }
+        )
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.send_collected([item.nodeid for item in session.items])
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self.send_collected(ids)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        output = getattr(node, "workeroutput", None) or {}
+        if HELD_BACK_KEY in output and self.held_back is None:  # the first worker to finish tells it
+            self.held_back = list(output[HELD_BACK_KEY])
+            self.emit({"e": "held_back", "ids": self.held_back})
+
+    def send_collected(self, ids: list[str]) -> None:
+        if not self.collected_sent:
+            self.collected_sent = True
+            self.emit({"e": "collected", "ids": [plain_nodeid(nodeid) for nodeid in ids]})
+
+    def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
+        self.write(events.encode_begin(plain_nodeid(nodeid)))
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        test = self.pending.get(report.nodeid)
+        if test is None:
+            test = self.pending[report.nodeid] = {
+                "e": "test",
+                "nodeid": plain_nodeid(report.nodeid),
+                "location": list(report.location) if report.location else None,
+                "reports": [],
+            }
+            worker, group = worker_of(report), getattr(report, "runtests_group", None)
+            if worker is not None:  # absent keys read as None: smaller lines, cheaper to write and read
+                test["worker"] = worker
+            if group is not None:
+                test["group"] = group
+        if is_subtest_report(report):
+            test.setdefault("subtests", []).append(
+                {
+                    "outcome": report.outcome,
+                    "description": report._sub_test_description(),
+                    "xfail": hasattr(report, "wasxfail"),
+                    "longrepr": describe_longrepr(report) if report.failed else None,
+                }
+            )
+            return
+        if report.passed and not hasattr(report, "wasxfail") and not getattr(report, "runtests_timeout", False):
+            # The common case, kept as a tuple: see `compact`.
+            test["reports"].append((report.when, report.duration, report.start, report.stop))
+        else:
+            test["reports"].append(describe_report(report))
+        # Teardown closes a test; "???" is xdist's report for a test whose worker died mid-run.
+        if report.when in ("teardown", "???"):
+            self.emit(compact(self.pending.pop(report.nodeid)))
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.emit({"e": "collect_error", "nodeid": report.nodeid, "longrepr": describe_longrepr(report)})
+
+    def pytest_internalerror(self, excrepr: Any, excinfo: Any) -> None:
+        self.emit({"e": "internal_error", "text": str(excrepr)})
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        for test in self.pending.values():  # interrupted mid-test: what we know is still a result
+            test["unfinished"] = True
+            self.emit(compact(test))
+        self.pending.clear()
+        self.emit({"e": "finish", "exitstatus": int(exitstatus)})
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
