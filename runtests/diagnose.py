@@ -9,7 +9,7 @@ import itertools
 from collections import defaultdict
 from collections.abc import Iterable
 
-from runtests.modes import MODES, Mode, scope_of, xdist_id
+from runtests.modes import MODES, Mode, unit_of
 from runtests.results import PhaseResult, RetryResult, TestResult
 
 SUSPECTS_MAX = 5
@@ -101,11 +101,6 @@ def check_guarantees(phases: Iterable[PhaseResult]) -> list[str]:
     return problems
 
 
-def unit_of(test: TestResult, dist: str) -> str:
-    """The unit xdist kept `test` in under `dist` (its xdist_group under loadgroup)."""
-    return scope_of(xdist_id(test.nodeid, test.group) if dist == "loadgroup" else test.nodeid, dist)
-
-
 def check_scheduling(phase: PhaseResult) -> list[str]:
     """What the mode promises: its units whole on one worker, and each worker (under load) or each unit (under
     the scoped modes) in collection order. A crash moves a dead worker's tests elsewhere: those are let be."""
@@ -121,12 +116,12 @@ def check_units(phase: PhaseResult, mode: Mode) -> list[str]:
     workers: dict[str, set[str]] = defaultdict(set)
     crashed: set[str] = set()
     for test in phase.tests:
-        key = unit_of(test, mode.name)
+        key = unit_of(test.nodeid, test.group, mode.name)
         if test.crashed:
             crashed.add(key)  # xdist moves a dead worker's remaining tests to its replacement
         if test.worker:
             workers[key].add(test.worker)
-    what = {"loadgroup": "xdist_group", "loadscope": "scope", "loadfile": "file"}[mode.name]
+    what = mode.unit
     problems = []
     for key, ran_on in sorted(workers.items()):
         if len(ran_on) > 1 and key not in crashed:
@@ -147,7 +142,7 @@ def check_order(phase: PhaseResult, mode: Mode) -> list[str]:
     last: dict[tuple[str, str], TestResult] = {}
     problems = []
     for test in sorted((t for t in phase.tests if t.worker and t.start is not None), key=lambda t: t.start or 0.0):
-        key = (test.worker or "", "" if mode.keeps_order else unit_of(test, mode.name))
+        key = (test.worker or "", "" if mode.keeps_order else unit_of(test.nodeid, test.group, mode.name))
         before = last.get(key)
         if before is not None and position.get(test.nodeid, -1) < position.get(before.nodeid, -1):
             where = "worker" if mode.keeps_order else "unit"

@@ -18,7 +18,7 @@ STEAL = "steal"  # contiguous blocks of equal time; an idle worker steals the ta
 @dataclasses.dataclass(frozen=True)
 class Mode:
     name: str
-    unit: str  # what xdist keeps whole on one worker, in words
+    unit: str  # what xdist keeps whole on one worker: a test, a scope (a class, else a module), a file, a group
     balance: str  # one of STRETCHES, WHOLE_UNITS, STEAL
     keeps_order: bool  # every worker runs its tests in collection order (xdist's own scheduler does too)
 
@@ -32,9 +32,9 @@ MODES = {
     mode.name: mode
     for mode in (
         Mode("load", unit="test", balance=STRETCHES, keeps_order=True),
-        Mode("loadscope", unit="scope (class, else module)", balance=WHOLE_UNITS, keeps_order=False),
+        Mode("loadscope", unit="scope", balance=WHOLE_UNITS, keeps_order=False),
         Mode("loadfile", unit="file", balance=WHOLE_UNITS, keeps_order=False),
-        Mode("loadgroup", unit="xdist_group (else test)", balance=WHOLE_UNITS, keeps_order=False),
+        Mode("loadgroup", unit="xdist_group", balance=WHOLE_UNITS, keeps_order=False),  # an ungrouped test: alone
         # worksteal steals the end of any queue, one behind the thief's too: it keeps no order across a steal.
         Mode("worksteal", unit="test", balance=STEAL, keeps_order=False),
     )
@@ -69,3 +69,8 @@ def plain_nodeid(nodeid: str) -> str:
 def xdist_id(nodeid: str, group: str | None) -> str:
     """The id xdist's scheduler sees for a test under loadgroup: the plain id, `@group` appended when grouped."""
     return nodeid if group is None else f"{nodeid}@{group}"
+
+
+def unit_of(nodeid: str, group: str | None, dist: str) -> str:
+    """The unit of a test as runtests records it (its plain id and its xdist_group) under `dist`."""
+    return scope_of(xdist_id(nodeid, group) if MODES[dist].unit == "xdist_group" else nodeid, dist)

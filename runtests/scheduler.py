@@ -439,8 +439,9 @@ class BalancedWorkStealing(WorkStealingScheduling):
             return
         self.seconds = estimate(self.collection, self.durations)
         nodes = [node for node in self.node2pending if not node.shutting_down]
-        units = make_units(self.collection, self.seconds, "worksteal")
-        for node, share in zip(nodes, plan_shares(units, len(nodes), "worksteal"), strict=True):
+        dist = self.config.getvalue("dist")
+        units = make_units(self.collection, self.seconds, dist)
+        for node, share in zip(nodes, plan_shares(units, len(nodes), dist), strict=True):
             indices = [index for unit in share for index in unit.tests]
             if indices:
                 self.node2pending[node].extend(indices)
