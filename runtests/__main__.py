@@ -21,7 +21,7 @@ def main() -> int:
             launcher.discard()
             shutil.rmtree(launcher.workdir, ignore_errors=True)
         # Everything is written and every child waited for: spare Python's shutdown its collections over
-        # Click's, rich's and GitPython's modules and the run's results (50-100 ms after the last line).
+        # Click's, rich's and GitPython's modules and the run's results (docs/benchmarks.md, "quick exit").
         gc.freeze()
 
 

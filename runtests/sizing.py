@@ -1,8 +1,8 @@
 """How many xdist workers pay for themselves, from recorded durations. Pure.
 
-On a small machine xdist is not free: each worker takes about a second to start, and every test costs the
-controller a few milliseconds of traffic (PERF-NOTES: 1,000 trivial tests run 2.8 x slower under `-n 2` than
-sequentially on 2 cores). `-n auto` with a history picks the count the model says is fastest.
+On a small machine xdist is not free: each worker takes a while to start, and every test costs the controller its
+traffic, so a suite of quick tests runs faster in one sequential process. `-n auto` with a history picks the count
+the model says is fastest; the model's constants are measured (docs/benchmarks.md).
 """
 
 from __future__ import annotations
