@@ -20,8 +20,8 @@ MODULES, TESTS = 12, 10
 
 
 def reproduction() -> dict[str, str]:
-    """benchmarks/suites.py's order-dependent suite, its long tests shorter (0.5 s): quick enough for the suite."""
-    return suites.order_suite(modules=MODULES, tests=TESTS, long_s=0.5)
+    """benchmarks/suites.py's order-dependent suite, its long tests shorter (0.3 s): quick enough for the suite."""
+    return suites.order_suite(modules=MODULES, tests=TESTS, long_s=0.3)
 
 
 def setups(log: Path) -> int:
@@ -65,16 +65,6 @@ def test_the_reproduction_passes_from_the_second_run_on_with_no_more_setups_than
         assert all(any(nodeid in long_tests for nodeid in ids) for ids in workers.values()), workers
 
 
-def test_collection_order_is_xdists_own_scheduler(sample_project, tmp_path):
-    project = sample_project(reproduction())
-    durations = tmp_path / "durations.json"
-    durations.write_text(json.dumps({f"test_m{m:02d}.py::test_00": 0.1 for m in range(MODULES)}))
-    env = {"SETUP_LOG": str(tmp_path / "setups.log")}
-    run = project.run("-n", "2", "--durations-file", str(durations), "--order", "collection", env=env).assert_exit(0)
-    assert run.report["phases"][0]["scheduler"] is None  # runtests took no part: no word from it
-    assert "balanced" not in run.stdout
-
-
 # A suite whose long tests sit at the end; durations recorded in a file, so the first run is balanced already.
 HEAVY = {
     "test_a.py": "import pytest\n\n@pytest.mark.parametrize('n', range(30))\ndef test_quick(n): pass\n",
@@ -97,10 +87,14 @@ def heavy(sample_project, tmp_path):
 def test_the_long_tests_go_to_different_workers_in_collection_order(heavy, dist):
     project, args = heavy
     run = project.run(*args, "--dist", dist).assert_exit(0)
+    assert run.report["phases"][0]["scheduler"] == "runtests"
     workers = per_worker(run.report)
     assert sorted(len([i for i in ids if "long" in i]) for ids in workers.values()) == [1, 1], workers
     collection = list(HEAVY_DURATIONS)
     assert all(ids == sorted(ids, key=collection.index) for ids in workers.values()), workers
+    if dist == "load":  # xdist's own with --order collection: no word from runtests, no balancing line
+        plain = project.run(*args, "--dist", dist, "--order", "collection").assert_exit(0)
+        assert plain.report["phases"][0]["scheduler"] is None and "balanced" not in plain.stdout
 
 
 def test_a_worker_crash_under_the_balanced_schedule(heavy):
