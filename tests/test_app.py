@@ -92,8 +92,8 @@ def test_both_phases_one_report(fake, tmp_path: Path, capsys: pytest.CaptureFixt
     }  # fmt: skip
     code, report = run(tmp_path)
     assert code == 0 and report["exit_code"] == 0
-    assert [(p["name"], p["workers"], p["counts"]["passed"]) for p in report["phases"]] == [("parallel", 2, 2),
-                                                                                            ("serial", 1, 1)]  # fmt: skip
+    phases = [(p["name"], p["workers"], p["counts"]["passed"]) for p in report["phases"]]
+    assert phases == [("parallel", 2, 2), ("serial", 1, 1)]
     assert report["git"]["policy"] == "off" and report["git"]["before"] is None
     out = capsys.readouterr().out
     assert "Pass rate: 100.0% (3/3)" in out
