@@ -29,8 +29,12 @@ def summary(**kw) -> RunSummary:
     parallel = PhaseResult("parallel", xdist_workers=2, dist="load", exit_code=1, duration_s=2.0,
                            scheduler="runtests", tests=[failing, result("tests/test_b.py::t", worker="gw0", start=0.0,
                                                                        stop=1.0, duration_s=1.0)])  # fmt: skip
-    serial = PhaseResult("serial", exit_code=0, duration_s=0.5,
-                         tests=[result("tests/test_s.py::t", phase="serial", subtests=[SubtestResult("passed", "a")])])
+    serial = PhaseResult(
+        "serial",
+        exit_code=0,
+        duration_s=0.5,
+        tests=[result("tests/test_s.py::t", phase="serial", subtests=[SubtestResult("passed", "a")])],
+    )
     return RunSummary((parallel, serial), **{"duration_s": 2.6, **kw})
 
 
