@@ -1,11 +1,14 @@
 """Check that runtests counts what plain sequential pytest counts, on real third-party test suites.
 
-    python benchmarks/conformance.py PROJECT_DIR [PROJECT_DIR ...] [--dist load,loadfile,worksteal] [-- PYTEST_ARGS]
+    python benchmarks/conformance.py PROJECT_DIR ... [--dist load,loadfile,worksteal] [--orders balanced,collection]
+                                     [-- PYTEST_ARGS]
 
 Each PROJECT_DIR is a checkout whose package and test dependencies (and runtests) are installed in the Python
 that runs this script. For each: `python -m pytest -p no:xdist -q -p no:cacheprovider` (plus -rfE and a JUnit
 XML file), then `python -m runtests -n 2 --dist D --git-check off --json-report ...` for each mode D, with the
-same PYTEST_ARGS. runtests' totals are compared with pytest's summary line after the documented differences:
+same PYTEST_ARGS, after a first runtests run has recorded the durations: each mode runs balanced by runtests'
+scheduler (--order balanced) and with xdist's own (--order collection). runtests' totals are compared with pytest's
+summary line after the documented differences:
   - teardown folding: a test whose teardown fails (or xfails) after its call counts once in runtests, twice
     in pytest's summary (per the JUnit XML of the sequential run);
   - pytest 9 subtests: pytest's summary counts failed/skipped/xfailed subtests as tests, runtests apart;
@@ -100,7 +103,9 @@ def row(label: str, counts: Counter[str] | dict[str, int], sub: str, seconds: st
     return f"{label:<18}" + "".join(f"{counts.get(k, 0):>8}" for k in KEYS) + f"  {sub:>15} {seconds:>8}  {verdict}"
 
 
-def check_project(project: Path, modes: list[str], workers: int, pytest_args: list[str], work: Path) -> int:
+def check_project(
+    project: Path, modes: list[str], orders: list[str], workers: int, pytest_args: list[str], work: Path
+) -> int:
     """Print the table for one project; return 0 (all match), 1 (a DIFF) or 2 (a run broke)."""
     py = sys.executable
     junit = work / f"{project.name}.xml"
@@ -125,13 +130,19 @@ def check_project(project: Path, modes: list[str], workers: int, pytest_args: li
     sub_seen = f"{pytest_counts['sub_passed']}/{subfailed}/?/?"
     print(row("pytest sequential", pytest_counts, sub_seen, f"{seconds:.1f}s", f"exit {code}"))
     worst = 0
-    for mode in modes:
+    # The durations a first run records, which every later run reads: runtests' scheduler balances those runs.
+    durations = work / f"{project.name}.durations.json"
+    durations.unlink(missing_ok=True)
+    record = [py, "-m", "runtests", "-n", "0", "--git-check", "off", "--durations-file", str(durations)]
+    run([*record, "-p", "no:cacheprovider", "--", *pytest_args], project)
+    for mode, order in ((mode, order) for mode in modes for order in orders):
+        label = f"{mode} {'' if order == 'balanced' else 'xdist'}".strip()
         report = work / f"{project.name}-{mode}.json"
-        command = [py, "-m", "runtests", "-n", str(workers), "--dist", mode, "--git-check", "off"]
-        command += ["--json-report", str(report), "-p", "no:cacheprovider", "--", *pytest_args]
-        rt_code, rt_output, rt_seconds = run(command, project)
+        command = [py, "-m", "runtests", "-n", str(workers), "--dist", mode, "--git-check", "off", "--order", order]
+        command += ["--durations-file", str(durations), "--json-report", str(report), "-p", "no:cacheprovider"]
+        rt_code, rt_output, rt_seconds = run([*command, "--", *pytest_args], project)
         if not report.exists():
-            print(f"{mode:<18}runtests exited {rt_code} without a report\n{rt_output[-3000:]}")
+            print(f"{label:<18}runtests exited {rt_code} without a report\n{rt_output[-3000:]}")
             worst = 2
             continue
         data: dict[str, Any] = json.loads(report.read_text(encoding="utf-8"))
@@ -153,7 +164,9 @@ def check_project(project: Path, modes: list[str], workers: int, pytest_args: li
         same = same and subs["passed"] == pytest_counts["sub_passed"] and subs["failed"] == subfailed
         sub = "/".join(str(subs[k]) for k in SUB_KEYS)
         verdict = ("MATCH" if same else "DIFF") + (f" (after {', '.join(why)})" if why else "")
-        print(row(f"runtests {mode}", totals, sub, f"{rt_seconds:.1f}s", f"{verdict}; exit {rt_code}"))
+        scheduler = data["phases"][0].get("scheduler") if data["phases"] else None
+        verdict += f"; scheduler {scheduler}; {len(data['broken_guarantees'])} broken guarantees"
+        print(row(f"runtests {label}", totals, sub, f"{rt_seconds:.1f}s", f"{verdict}; exit {rt_code}"))
         if not same:
             worst = max(worst, 1)
             print(row("  expected", expected, "", "", "(pytest's counts less the documented differences)"))
@@ -180,6 +193,7 @@ def main() -> int:
     parser.add_argument("projects", nargs="+", type=Path, help="checkouts whose test deps are installed here")
     parser.add_argument("--dist", default="load,loadfile,worksteal", help="comma-separated xdist modes")
     parser.add_argument("-n", "--workers", type=int, default=2, help="xdist workers for runtests")
+    parser.add_argument("--orders", default="balanced,collection", help="runtests --order values to run each mode in")
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)
     args, pytest_args = parser.parse_args(argv[:split]), argv[split + 1 :]
@@ -187,7 +201,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="conformance-") as work:
         for project in args.projects:
             modes = [mode.strip() for mode in args.dist.split(",") if mode.strip()]
-            worst = max(worst, check_project(project.resolve(), modes, args.workers, pytest_args, Path(work)))
+            orders = [order.strip() for order in args.orders.split(",") if order.strip()]
+            worst = max(worst, check_project(project.resolve(), modes, orders, args.workers, pytest_args, Path(work)))
     print("\nALL MATCH" if worst == 0 else "\nDIFF found" if worst == 1 else "\na run broke")
     return worst
 

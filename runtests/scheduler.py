@@ -12,9 +12,9 @@ reorders. It decides *which worker* runs which work, and *when* a worker starts 
 - `worksteal`: contiguous blocks of equal recorded time instead of equal count; an idle worker steals the end of the
   queue with the most time left (xdist's own steal, by time instead of by count).
 
-Under `load` and the scoped modes the work is sent a little ahead of each worker, never all at once: a worker that
-runs dry takes the end of a queue further along the collection order, which keeps its own order (a queue behind
-it would not). xdist drives the scheduler (`pytest_xdist_make_scheduler`), crashes, `--max-worker-restart`, `-x`
+Under `load` and the scoped modes each worker is sent half of its queue at a time, never the end of it: a worker
+that runs dry takes the end of a queue further along the collection order, which keeps its own order (a queue
+behind it would not). xdist drives the scheduler (`pytest_xdist_make_scheduler`), crashes, `--max-worker-restart`, `-x`
 and interruptions included. The planning functions are pure; the schedulers are what xdist calls.
 """
 
@@ -186,6 +186,15 @@ def take_from_end(queue: Sequence[Unit], after: int, own_s: float, owner_s: floa
     return taken
 
 
+def left_s(pending: Sequence[int], seconds: Sequence[float], started: float | None, now: float) -> float:
+    """Recorded seconds a worker has left of the tests it holds: the rest of the first (running since `started`,
+    when it is known) and the others whole."""
+    if not pending:
+        return 0.0
+    running = seconds[pending[0]] - (now - started if started is not None else 0.0)
+    return max(0.0, running) + sum(seconds[index] for index in pending[1:])
+
+
 def estimate(collection: Sequence[str], durations: Mapping[str, float]) -> list[float]:
     """Each test's expected seconds on a worker: its recorded duration (the mean of the recorded ones when it has
     none) and what pytest and xdist spend on any test beside it."""
@@ -343,12 +352,8 @@ class BalancedScheduling:
 
     def remaining_s(self, node: Any) -> float:
         """Recorded seconds of work `node` has left: the rest of its running test, what it was sent, its queue."""
-        pending = self.node2pending[node]
-        if not pending:
-            return sum(unit.seconds for unit in self.queues[node])
-        running = max(0.0, self.seconds[pending[0]] - (self.clock() - self.started.get(node, self.clock())))
-        sent = sum(self.seconds[index] for index in pending[1:])
-        return running + sent + sum(unit.seconds for unit in self.queues[node])
+        held = left_s(self.node2pending[node], self.seconds, self.started.get(node), self.clock())
+        return held + sum(unit.seconds for unit in self.queues[node])
 
     def check_schedule(self, node: Any) -> None:
         """Keep `node` a little ahead of itself: from its queue, else the end of another's, else stop it."""
@@ -360,9 +365,12 @@ class BalancedScheduling:
             return
         if not queue and (len(pending) < MIN_PENDING or self.remaining_s(node) < LEAD_S):
             self.take_work(node)  # it runs dry (or would wait for a test to start the one it holds)
+        # Half of what is left is sent at a time, at least LEAD_S of it: few messages, no worker waiting for its
+        # next test, and the end of every queue, the half others may take, still unsent.
         send: list[int] = []
+        lead_s = max(LEAD_S, sum(unit.seconds for unit in queue) / 2)
         cap = max(self.maxschedchunk or len(self.collection), MIN_PENDING - len(pending))
-        while queue and len(send) < cap and (len(pending) + len(send) < MIN_PENDING or queued_s < LEAD_S):
+        while queue and len(send) < cap and (len(pending) + len(send) < MIN_PENDING or queued_s < lead_s):
             unit = queue.popleft()
             send += unit.tests
             queued_s += unit.seconds
@@ -391,17 +399,16 @@ class BalancedScheduling:
             self.queues[node].extend(reversed(taken))
         if self.queues[node] or not self.orphans:
             return
-        if len(self.nodes) < self.xdist.numnodes:  # a replacement is on its way: it adopts what the crash left
-            eligible = [unit for unit in self.orphans if unit.position > after]
-        else:
-            eligible = list(self.orphans)
-        self.orphans = [unit for unit in self.orphans if unit not in eligible]
-        self.queues[node].extend(sorted(eligible, key=lambda unit: unit.position))
+        replacement_coming = len(self.nodes) < self.xdist.numnodes  # it adopts what the crash left
+        taken = [unit for unit in self.orphans if unit.position > after or not replacement_coming]
+        self.orphans = [unit for unit in self.orphans if not (unit.position > after or not replacement_coming)]
+        self.queues[node].extend(taken)
 
 
 class BalancedWorkStealing(WorkStealingScheduling):
-    """`worksteal`: xdist's WorkStealingScheduling, its steal protocol and crash handling; the first split (blocks
-    of equal recorded time) and each steal (the most time queued, half of it) by recorded durations."""
+    """`worksteal`: xdist's WorkStealingScheduling, its steal protocol and crash handling; the first split (as
+    `load`'s plan) and each steal (from the worker with the most time left, what balances the two) by recorded
+    durations."""
 
     collection: list[str] | None
     steal_requested_from_node: Any
@@ -418,13 +425,7 @@ class BalancedWorkStealing(WorkStealingScheduling):
         super().mark_test_complete(node, item_index, duration)
 
     def left_s(self, node: Any, seconds: Sequence[float]) -> float:
-        """Recorded seconds of work `node` has left: the rest of its running test and the tests it holds."""
-        pending = self.node2pending[node]
-        if not pending:
-            return 0.0
-        now = self.clock()
-        running = max(0.0, seconds[pending[0]] - (now - self.started.get(node, now)))
-        return running + sum(seconds[index] for index in pending[1:])
+        return left_s(self.node2pending[node], seconds, self.started.get(node), self.clock())
 
     def schedule(self) -> None:
         assert self.collection_is_completed
