@@ -14,6 +14,7 @@ summary line after the documented differences:
   - pytest 9 subtests: pytest's summary counts failed/skipped/xfailed subtests as tests, runtests apart;
   - modules that fail to collect: pytest counts them as errors, runtests lists them in collect_errors.
 Anything else is a DIFF, listed by node id. Exit 0 when every mode matches, 1 on a DIFF, 2 on a broken run.
+With --pairs N, each mode is then timed balanced against xdist's own scheduler, in N alternating pairs.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -188,12 +190,30 @@ def explain(data: dict[str, Any], verdicts: dict[tuple[str, str], str], collect_
     print("\n".join(lines[:25] + ([f"    ... {len(lines) - 25} more"] if len(lines) > 25 else [])))
 
 
+def time_orders(project: Path, modes: list[str], workers: int, pytest_args: list[str], work: Path, pairs: int) -> None:
+    """`pairs` alternating runs of --order balanced and --order collection per mode, from the recorded durations
+    check_project left; the median of the per-pair ratios, balanced / xdist's own."""
+    durations = work / f"{project.name}.durations.json"
+    for mode in modes:
+        base = [sys.executable, "-m", "runtests", "-n", str(workers), "--dist", mode, "--git-check", "off"]
+        base += ["--durations-file", str(durations), "-p", "no:cacheprovider"]
+        seconds: dict[str, list[float]] = {"balanced": [], "collection": []}
+        for number in range(pairs):
+            for order in ("balanced", "collection") if number % 2 == 0 else ("collection", "balanced"):
+                seconds[order].append(run([*base, "--order", order, "--", *pytest_args], project)[2])
+        ratios = [a / b for a, b in zip(seconds["balanced"], seconds["collection"], strict=True)]
+        print(f"  time {mode}: balanced / xdist's own {statistics.median(ratios):.3f} (median of {pairs} pair ratios; "
+              f"balanced {' '.join(f'{s:.1f}' for s in seconds['balanced'])}; "
+              f"xdist {' '.join(f'{s:.1f}' for s in seconds['collection'])})")  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("projects", nargs="+", type=Path, help="checkouts whose test deps are installed here")
     parser.add_argument("--dist", default="load,loadfile,worksteal", help="comma-separated xdist modes")
     parser.add_argument("-n", "--workers", type=int, default=2, help="xdist workers for runtests")
     parser.add_argument("--orders", default="balanced,collection", help="runtests --order values to run each mode in")
+    parser.add_argument("--pairs", type=int, default=0, help="then time both orders in this many alternating pairs")
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)
     args, pytest_args = parser.parse_args(argv[:split]), argv[split + 1 :]
@@ -203,6 +223,8 @@ def main() -> int:
             modes = [mode.strip() for mode in args.dist.split(",") if mode.strip()]
             orders = [order.strip() for order in args.orders.split(",") if order.strip()]
             worst = max(worst, check_project(project.resolve(), modes, orders, args.workers, pytest_args, Path(work)))
+            if args.pairs:
+                time_orders(project.resolve(), modes, args.workers, pytest_args, Path(work), args.pairs)
     print("\nALL MATCH" if worst == 0 else "\nDIFF found" if worst == 1 else "\na run broke")
     return worst
 

@@ -2,22 +2,27 @@
 
 import gc
 import os
-import shutil
 import sys
 
 
 def main() -> int:
-    """Start pytest's imports ahead (runtests.prestart), then run the command line (runtests.cli) with them."""
-    from runtests.prestart import prestart
+    """Start pytest's imports ahead (runtests.prestart; forked by runtests.fork from a plain start), then run the
+    command line (runtests.cli) with them."""
+    from runtests import fork, prestart
 
     argv = sys.argv[1:]
-    launcher = prestart(argv, os.environ)
+    if fork.is_safe():
+        launcher = prestart.prestart(argv, os.environ, fork.start, fork.make_workdir)
+    else:
+        launcher = prestart.prestart(argv, os.environ)
     try:
         from runtests.cli import main as cli_main
 
         return cli_main(argv, launcher)
     finally:
         if launcher is not None:  # a run took it, or nothing did (a usage error, --help): stopped either way
+            import shutil
+
             launcher.discard()
             shutil.rmtree(launcher.workdir, ignore_errors=True)
         # Everything is written and every child waited for: spare Python's shutdown its collections over

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from runtests.durations import parse_shard
 from runtests.errors import ConfigError, UsageError
 from runtests.modes import DEFAULT_DIST, DIST_MODES
 
@@ -126,6 +124,8 @@ def check_value(key: str, value: Any) -> Any:
         raise ValueError(value)
     if key == "shard":
         if isinstance(value, str):
+            from runtests.durations import parse_shard  # the durations store's module: only for a shard
+
             return parse_shard(value)
         raise ValueError(value)
     if key in FLAGS:
@@ -153,6 +153,8 @@ def find_pyproject(start: Path) -> Path | None:
 
 
 def load_table(path: Path) -> dict[str, Any]:
+    import tomllib  # only where there is a pyproject.toml: --help and --version do without
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:

@@ -38,7 +38,8 @@ def imports_of(path: Path) -> tuple[set[str], set[str]]:
 
 
 MODULES = {module_name(path).removeprefix("runtests."): path for path in PACKAGE.rglob("*.py")}
-GRAPH = {name: imports_of(path)[0] - {name} for name, path in MODULES.items()}
+# The package itself (runtests/__init__.py: its version) is no dependency worth a node.
+GRAPH = {name: imports_of(path)[0] - {name, "runtests"} for name, path in MODULES.items()}
 
 
 def test_the_import_graph_has_no_cycle():
@@ -61,8 +62,19 @@ def test_the_import_graph_has_no_cycle():
 
 
 def test_the_entry_point_depends_on_what_it_starts_only():
-    assert GRAPH["__main__"] == {"prestart", "cli"}
+    assert GRAPH["__main__"] == {"prestart", "fork", "cli"}
     assert GRAPH["prestart"] == set()  # run as a script in the child: no runtests module may load there
+    assert GRAPH["fork"] == {"prestart"}  # the child's side of it, after the fork
+
+
+def test_what_the_entry_point_loads_before_the_fork_is_light():
+    """The fork saves a second interpreter's start only if little runs before it: os, sys and cheap modules."""
+    allowed = {"__future__", "os", "sys", "gc", "itertools", "collections", "typing"}
+    for name in ("__main__", "prestart", "fork"):
+        tree = ast.parse(MODULES[name].read_text(encoding="utf-8"))
+        top = {alias.name.split(".")[0] for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
+        top |= {node.module.split(".")[0] for node in tree.body if isinstance(node, ast.ImportFrom) and node.module}
+        assert top - {"runtests"} <= allowed, (name, top - allowed)
 
 
 def test_the_pytest_side_imports_pytest_xdist_and_the_standard_library_only():
