@@ -38,31 +38,32 @@ def per_worker(report: dict) -> dict[str, list[str]]:
     return workers
 
 
-def test_the_reproduction_passes_from_the_second_run_on_with_no_more_setups_than_raw_xdist(sample_project, tmp_path):
+@pytest.mark.parametrize("dist", ["load", "loadscope", "loadfile"])
+def test_the_reproduction_passes_from_the_second_run_on_with_no_more_setups_than_raw_xdist(
+    sample_project, tmp_path, dist
+):
     project = sample_project(reproduction())
     log = tmp_path / "setups.log"
     env = {"SETUP_LOG": str(log)}
-    first = project.run("-n", "2", env=env).assert_exit(0)  # no history: xdist's own scheduler; durations recorded
+    first = project.run("-n", "2", "--dist", dist, env=env).assert_exit(0)  # no history: xdist's own scheduler
     assert first.report["phases"][0]["scheduler"] == "xdist"
-    assert (project.path / ".pytest_cache/v/runtests/durations").is_file()
+    assert (project.path / ".pytest_cache/v/runtests/durations").is_file()  # recorded for the second run
     setups(log)
     collection = [f"test_m{m:02d}.py::test_{n:02d}" for m in range(MODULES) for n in range(TESTS)]
-    for dist in ("load", "loadscope", "loadfile"):
-        raw = project.pytest("-n", "2", "--dist", dist, "-p", "no:cacheprovider", env=env).assert_exit(0)
-        assert f"{MODULES * TESTS} passed" in raw.stdout
-        raw_setups = setups(log)
-        second = project.run("-n", "2", "--dist", dist, env=env).assert_exit(0)
-        assert second.outcomes() == dict.fromkeys(collection, "passed"), second
-        (parallel,) = [phase for phase in second.report["phases"] if phase["ran"]]
-        assert parallel["scheduler"] == "runtests", second
-        assert second.report["broken_guarantees"] == [], second
-        assert "balanced by recorded durations" in second.stdout
-        assert setups(log) <= raw_setups, (dist, raw_setups)
-        workers = per_worker(second.report)
-        assert all(ids == sorted(ids, key=collection.index) for ids in workers.values()), workers
-        long_tests = {nodeid for nodeid in collection if nodeid.endswith(f"test_{TESTS - 1:02d}")}
-        long_tests = {nodeid for nodeid in long_tests if int(nodeid[6:8]) >= MODULES - 3}
-        assert all(any(nodeid in long_tests for nodeid in ids) for ids in workers.values()), workers
+    raw = project.pytest("-n", "2", "--dist", dist, "-p", "no:cacheprovider", env=env).assert_exit(0)
+    assert f"{MODULES * TESTS} passed" in raw.stdout
+    raw_setups = setups(log)
+    second = project.run("-n", "2", "--dist", dist, env=env).assert_exit(0)
+    assert second.outcomes() == dict.fromkeys(collection, "passed"), second
+    (parallel,) = [phase for phase in second.report["phases"] if phase["ran"]]
+    assert parallel["scheduler"] == "runtests", second
+    assert second.report["broken_guarantees"] == [], second
+    assert "balanced by recorded durations" in second.stdout
+    assert setups(log) <= raw_setups, raw_setups
+    workers = per_worker(second.report)
+    assert all(ids == sorted(ids, key=collection.index) for ids in workers.values()), workers
+    long_tests = {f"test_m{m:02d}.py::test_{TESTS - 1:02d}" for m in range(MODULES - 3, MODULES)}
+    assert all(any(nodeid in long_tests for nodeid in ids) for ids in workers.values()), workers  # spread
 
 
 # A suite whose long tests sit at the end; durations recorded in a file, so the first run is balanced already.
