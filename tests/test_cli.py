@@ -129,3 +129,12 @@ def test_python_dash_m_entry_point(tmp_path):
     origin = run_command([sys.executable, "-c", where], cwd=tmp_path).assert_exit(0).stdout.strip()
     assert Path(origin).resolve() == REPO_ROOT / "runtests" / "__main__.py"
     assert Path(runtests.app.__file__).resolve() == REPO_ROOT / "runtests" / "app.py"
+
+
+def test_the_entry_points_launcher_reaches_the_run(monkeypatch, tmp_path):
+    """The first pytest process the entry point started is handed to the run explicitly, never through a global."""
+    got = []
+    monkeypatch.setattr(runtests.app, "run", lambda options, environ, live, launcher: got.append(launcher) or 0)
+    started = object()
+    assert main(["-C", str(tmp_path)], started) == 0
+    assert got == [started]

@@ -104,3 +104,11 @@ def test_parse_workers_rejects(value):
 
 def test_cli_json_report_is_relative_to_the_run_directory(tmp_path):
     assert make_options(tmp_path, {"json_report": "r.json"}, ()).json_report == tmp_path.resolve() / "r.json"
+
+
+def test_order_balanced_by_default_and_its_old_name_still_accepted(tmp_path):
+    assert make_options(tmp_path, {}, ()).order == "balanced"
+    assert make_options(tmp_path, {"order": "collection"}, ()).order == "collection"
+    assert make_options(tmp_path, {"order": "longest-first"}, ()).order == "balanced"  # its name before
+    (tmp_path / "pyproject.toml").write_text('[tool.runtests]\norder = "longest-first"\n')
+    assert make_options(tmp_path, {}, ()).order == "balanced"
