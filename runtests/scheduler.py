@@ -186,13 +186,11 @@ def take_from_end(queue: Sequence[Unit], after: int, own_s: float, owner_s: floa
     return taken
 
 
-def left_s(pending: Sequence[int], seconds: Sequence[float], started: float | None, now: float) -> float:
-    """Recorded seconds a worker has left of the tests it holds: the rest of the first (running since `started`,
-    when it is known) and the others whole."""
-    if not pending:
-        return 0.0
-    running = seconds[pending[0]] - (now - started if started is not None else 0.0)
-    return max(0.0, running) + sum(seconds[index] for index in pending[1:])
+def left_s(running_s: float, held_s: float, started: float | None, now: float) -> float:
+    """Recorded seconds a worker has left of the `held_s` it was sent: the rest of the test it runs (`running_s`
+    long, running since `started` when that is known) and the others whole."""
+    elapsed = now - started if started is not None else 0.0
+    return max(0.0, running_s - elapsed) + held_s - running_s
 
 
 def estimate(collection: Sequence[str], durations: Mapping[str, float]) -> list[float]:
@@ -248,6 +246,7 @@ class BalancedScheduling:
         self.orphans: list[Unit] = []  # a crashed worker's unfinished work, until a worker takes it
         self.last_sent: dict[Any, int] = {}  # the highest position sent to each worker
         self.started: dict[Any, float] = {}  # when each worker's running test started (about: its last report)
+        self.held_s: dict[Any, float] = {}  # recorded seconds sent to each worker and not done: kept as they change
         self.clock: Callable[[], float] = time.monotonic
 
     # --- the protocol ------------------------------------------------------------------------------------------
@@ -277,12 +276,14 @@ class BalancedScheduling:
         self.xdist.add_node(node)
         self.queues[node] = deque()
         self.last_sent[node] = -1
+        self.held_s[node] = 0.0
 
     def add_node_collection(self, node: Any, collection: Sequence[str]) -> None:
         self.xdist.add_node_collection(node, collection)
 
     def mark_test_complete(self, node: Any, item_index: int, duration: float = 0) -> None:
         self.node2pending[node].remove(item_index)
+        self.held_s[node] -= self.seconds[item_index]
         self.started[node] = self.clock()  # its next test starts now
         self.check_schedule(node)
 
@@ -302,6 +303,7 @@ class BalancedScheduling:
         pending = self.node2pending.pop(node)
         left = list(self.queues.pop(node, ()))
         self.last_sent.pop(node, None)
+        self.held_s.pop(node, None)
         crashitem = None
         if pending:
             assert self.collection is not None
@@ -350,20 +352,26 @@ class BalancedScheduling:
     def add_orphans(self, units: list[Unit]) -> None:
         self.orphans = sorted([*self.orphans, *units], key=lambda unit: unit.position)
 
+    def held_left_s(self, node: Any) -> float:
+        """Recorded seconds `node` has left of what it was sent."""
+        pending = self.node2pending[node]
+        if not pending:
+            return 0.0
+        return left_s(self.seconds[pending[0]], self.held_s[node], self.started.get(node), self.clock())
+
     def remaining_s(self, node: Any) -> float:
         """Recorded seconds of work `node` has left: the rest of its running test, what it was sent, its queue."""
-        held = left_s(self.node2pending[node], self.seconds, self.started.get(node), self.clock())
-        return held + sum(unit.seconds for unit in self.queues[node])
+        return self.held_left_s(node) + sum(unit.seconds for unit in self.queues[node])
 
     def check_schedule(self, node: Any) -> None:
         """Keep `node` a little ahead of itself: from its queue, else the end of another's, else stop it."""
         if node.shutting_down or self.collection is None or node not in self.xdist.node2collection:
             return
         pending, queue = self.node2pending[node], self.queues[node]
-        queued_s = sum(self.seconds[index] for index in pending[1:])  # sent beyond the running test
+        queued_s = self.held_s[node] - self.seconds[pending[0]] if pending else 0.0  # beyond the running test
         if len(pending) >= MIN_PENDING and queued_s >= LEAD_S / 2:
             return
-        if not queue and (len(pending) < MIN_PENDING or self.remaining_s(node) < LEAD_S):
+        if not queue and (len(pending) < MIN_PENDING or self.held_left_s(node) < LEAD_S):
             self.take_work(node)  # it runs dry (or would wait for a test to start the one it holds)
         # Half of what is left is sent at a time, at least LEAD_S of it: few messages, no worker waiting for its
         # next test, and the end of every queue, the half others may take, still unsent.
@@ -378,6 +386,7 @@ class BalancedScheduling:
             if not pending:
                 self.started[node] = self.clock()
             pending.extend(send)
+            self.held_s[node] += sum(self.seconds[index] for index in send)
             self.last_sent[node] = send[-1]
             node.send_runtest_some(send)
         if len(pending) < MIN_PENDING and not queue:
@@ -425,7 +434,12 @@ class BalancedWorkStealing(WorkStealingScheduling):
         super().mark_test_complete(node, item_index, duration)
 
     def left_s(self, node: Any, seconds: Sequence[float]) -> float:
-        return left_s(self.node2pending[node], seconds, self.started.get(node), self.clock())
+        """Recorded seconds `node` has left of what it holds (summed here: only when a worker is idle)."""
+        pending = self.node2pending[node]
+        if not pending:
+            return 0.0
+        held = sum(seconds[index] for index in pending)
+        return left_s(seconds[pending[0]], held, self.started.get(node), self.clock())
 
     def schedule(self) -> None:
         assert self.collection_is_completed
