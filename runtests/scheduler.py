@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 from xdist.scheduler import LoadScheduling, WorkStealingScheduling
 
+from runtests.durations import estimate as estimate_recorded
 from runtests.durations import recorded_for
 from runtests.modes import MODES, STEAL, STRETCHES, plain_nodeid, scope_of
 
@@ -196,10 +197,9 @@ def left_s(running_s: float, held_s: float, started: float | None, now: float) -
 def estimate(collection: Sequence[str], durations: Mapping[str, float]) -> list[float]:
     """Each test's expected seconds on a worker: its recorded duration (the mean of the recorded ones when it has
     none) and what pytest and xdist spend on any test beside it."""
-    known = [durations.get(plain_nodeid(nodeid)) for nodeid in collection]
-    recorded = [seconds for seconds in known if seconds is not None]
-    default = sum(recorded) / len(recorded) if recorded else 1.0
-    return [(default if seconds is None else seconds) + PER_TEST_S for seconds in known]
+    ids = [plain_nodeid(nodeid) for nodeid in collection]
+    expected = estimate_recorded(ids, durations)  # the one rule for a test without a record, shards' too
+    return [expected[nodeid] + PER_TEST_S for nodeid in ids]
 
 
 class Balancer:
