@@ -237,6 +237,7 @@ class BalancedScheduling:
 
     def __init__(self, config: pytest.Config, log: Any, durations: Mapping[str, float]) -> None:
         self.xdist = LoadScheduling(config, log)  # node bookkeeping and the collection check, exactly as xdist's
+        self.config = config  # as on xdist's schedulers: plugins read it (pytest-rerunfailures' crash handling)
         self.dist = config.getvalue("dist")
         self.durations = durations
         self.maxschedchunk: int | None = config.getoption("maxschedchunk", None)
