@@ -20,14 +20,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runtests import durations, gitcheck
+from runtests import durations, events, gitcheck
 from runtests.config import Options
 from runtests.diagnose import check_guarantees, diagnosed
 from runtests.errors import DirtyWorktreeError, GitUnavailableError
 from runtests.plan import PARALLEL, RETRY, Phase, Plan, make_plan, make_retry_phase
 from runtests.resolve import read_if_present, resolve
 from runtests.results import Outcome, PhaseRecorder, PhaseResult, RunSummary
-from runtests.runner import Limits, PhaseProcess, PhaseStarter
+from runtests.runner import Limits, OutputTail, PhaseProcess, PhaseStarter
 
 if TYPE_CHECKING:
     from runtests.prestart import Launcher
@@ -42,8 +42,11 @@ def run(options: Options, environ: Mapping[str, str], live: bool, launcher: Laun
     plan = make_plan(options)
     check_outputs(options)
     workdir = launcher.workdir if launcher is not None else Path(tempfile.mkdtemp(prefix="runtests-"))
-    starter = PhaseStarter(options.cwd, workdir, environ, options.stream, launcher)
+    passthrough = plan.information == "passthrough"
+    starter = PhaseStarter(options.cwd, workdir, environ, options.stream or passthrough, launcher)
     try:
+        if plan.information is not None:
+            return run_information(plan, options, starter)
         if plan.phases:  # pytest starts up, held at its gate, while runtests checks the work tree
             starter.start(plan.phases[0])
         staged_expected = environ.get("PRE_COMMIT") == "1"
@@ -62,13 +65,45 @@ def run(options: Options, environ: Mapping[str, str], live: bool, launcher: Laun
         try:
             results.extend(run_phases(plan, options, starter, reporter, limits, worktree))
         finally:  # the reports are written however the run ended: a bug in runtests included
-            notes = record_durations(options, results)
+            notes = record_durations(options, results) + merge_plugin_files(results)
             summary = summarize(options, results, worktree.report(), notes, started_at, time.monotonic() - began)
             write_outputs(summary, options, environ, reporter)
         return summary.exit_code()
     finally:
         starter.cancel()
         shutil.rmtree(workdir, ignore_errors=True)  # runtests' own event and output files only
+
+
+def run_information(plan: Plan, options: Options, starter: PhaseStarter) -> int:
+    """pytest's information commands run no test. `--co`: every test, listed by the phase it would run in; the
+    others (--fixtures, --markers, ...): pytest's own output from one process, and its exit code."""
+    phase = plan.phases[0]
+    process = starter.take(phase)
+    result = PhaseResult(phase.name)
+    recorder = PhaseRecorder(result)
+
+    def on_event(event: dict[str, object]) -> None:
+        recorder.add(event)
+
+    ran = process.run(on_event, None)
+    recorder.finish(ran.exit_code, ran.interrupted, ran.timed_out)
+    result.output_path = ran.output_path
+    if plan.information == "passthrough":
+        return ran.exit_code
+    from runtests.report.terminal import make_console, show_collection
+
+    return show_collection(make_console(options.color), result, plan.marker, ran.exit_code)
+
+
+def merge_plugin_files(results: Sequence[PhaseResult]) -> list[str]:
+    """The files plugins write once per pytest run (--report-log, --junitxml), which each phase wrote in a part:
+    merged into the file the user named, every phase's tests in it (the retry's left out: it ran them again)."""
+    parts = [f for phase in results if phase.name != RETRY for f in phase.files]
+    if not parts:
+        return []
+    from runtests.pluginfiles import merge
+
+    return merge(parts)
 
 
 def check_outputs(options: Options) -> None:
@@ -100,9 +135,10 @@ def inspect_worktree(options: Options, staged_expected: bool) -> gitcheck.Worktr
 
 
 def make_reporter(options: Options, live: bool) -> TerminalReporter:
+    from runtests.plan import verbosity_of
     from runtests.report.terminal import TerminalReporter, make_console  # rich: after the first phase's release
 
-    return TerminalReporter(make_console(options.color, live), live)
+    return TerminalReporter(make_console(options.color, live), live, verbosity_of(options.pytest_args))
 
 
 def run_phases(
@@ -117,14 +153,18 @@ def run_phases(
     done: list[PhaseResult] = []
     for index, phase in enumerate(plan.phases):
         skip = reason_to_skip(done, plan)
-        if skip is not None:
+        word = events.GATE_GO
+        if skip is not None and phase.part == events.PART_LAST and any(p.coverage for p in done):
+            # The last process reports the run's coverage (runtests.fidelity): it runs, to report only.
+            word = events.GATE_REPORT_ONLY
+        elif skip is not None:
             starter.cancel(phase.name)
             reporter.phase_skipped(phase.name, skip)
             yield PhaseResult(phase.name, skipped_because=skip)
             continue
         # The parallel phase's collection tells early whether serial tests exist: start that process now.
         start_ahead = functools.partial(starter.start_ahead, plan.phases[index + 1 :])
-        result = execute_phase(phase, starter.take(phase), reporter, limits, start_ahead)
+        result = execute_phase(phase, starter.take(phase), reporter, limits, start_ahead, word)
         worktree.after_phase(phase.name)
         done.append(result)
         yield result
@@ -162,10 +202,13 @@ def execute_phase(
     reporter: TerminalReporter,
     limits: Limits,
     on_held_back: Callable[[list[str]], None] = lambda ids: None,
+    word: bytes = events.GATE_GO,
 ) -> PhaseResult:
-    """Run one phase's process to its end, folding its events into its result and showing them as they come."""
-    result = PhaseResult(phase.name, dist=phase.dist)
+    """Run one phase's process to its end, folding its events into its result and showing them as they come.
+    `word` GATE_REPORT_ONLY: the process runs no test; it only reports (the run's coverage)."""
+    result = PhaseResult(phase.name, dist=phase.dist, report_only=word == events.GATE_REPORT_ONLY)
     recorder = PhaseRecorder(result)
+    tail = OutputTail(reporter.relay)
 
     def on_event(event: dict[str, object]) -> None:
         test = recorder.add(event)
@@ -175,11 +218,16 @@ def execute_phase(
             reporter.phase_collected(len(result.collected or ()))
         elif event.get("e") == "held_back":
             on_held_back(result.held_back or [])
+        elif event.get("e") == "start":
+            reporter.phase_began(result)
+            # -s: what a sequential process's tests print reaches the terminal as it comes.
+            tail.on = result.terminal.get("capture") == "no" and not result.is_parallel
 
     reporter.phase_started(phase)
-    ran = process.run(on_event, limits)
+    ran = process.run(on_event, limits, word, tail)
     # From its gate's opening, which may have come before this call (the first phase: see run).
-    result.started_at, result.duration_s, result.output_path = ran.started_at, ran.duration_s, ran.output_path
+    result.started_at, result.duration_s = ran.started_at, ran.duration_s
+    result.output_path = result.pytest_output or ran.output_path
     for test in recorder.finish(ran.exit_code, ran.interrupted, ran.timed_out):
         reporter.test_done(test)
     reporter.phase_finished(result)

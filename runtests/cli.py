@@ -57,6 +57,18 @@ def wants_live_view(options: Any, environ: Mapping[str, str]) -> bool:
 )
 @click.option("--serial-marker", metavar="NAME", help="marker of the tests for the serial phase.  [default: serial]")
 @click.option(
+    "--serial",
+    metavar="EXPR",
+    help="choose the serial tests by a marker expression, as -m does: 'serial or isolated'.",
+)
+@click.option(
+    "--serial-group",
+    "serial_groups",
+    metavar="NAME",
+    multiple=True,
+    help="the tests of this xdist_group are serial too (repeatable).",
+)
+@click.option(
     "--phase", type=click.Choice(["all", "parallel", "serial"]), help="run both phases or one.  [default: all]"
 )
 @click.option(
@@ -108,7 +120,9 @@ def wants_live_view(options: Any, environ: Mapping[str, str]) -> bool:
     "order a worker runs its tests in; collection: xdist's own scheduler.  [default: balanced]",
 )
 @click.option("--trace", metavar="PATH", help="write a Chrome trace-event timeline (open it in Perfetto).")
-@click.option("--slowest", type=int, metavar="N", help="list the N slowest tests in the report.")
+@click.option(
+    "--slowest", type=int, metavar="N", help="list the N slowest tests of the whole run (as pytest's --durations=N)."
+)
 @click.option("--stream/--no-stream", default=None, help="show pytest's own output instead of the live view.")
 @click.version_option(__version__, "--version", prog_name="runtests")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED, metavar="[PYTEST_ARGS]...")

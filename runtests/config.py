@@ -28,7 +28,8 @@ class Options:
     pytest_args: tuple[str, ...] = ()
     dist: str = DEFAULT_DIST
     workers: str | int = "auto"
-    serial_marker: str = "serial"
+    serial_marker: str = "serial"  # a marker name, or an -m style expression (--serial)
+    serial_groups: tuple[str, ...] = ()  # xdist_group names whose tests are serial
     phase: str = "all"
     git_check: str = "warn"
     min_pass_rate: float = 100.0
@@ -47,6 +48,7 @@ class Options:
     trace: Path | None = None
     slowest: int = 0
     config_file: Path | None = None
+    seed: int | None = None  # pytest-randomly's seed for every process of the run (runtests.resolve draws one)
     notes: tuple[str, ...] = ()  # what resolving the options decided, for the report (runtests.resolve)
 
 
@@ -55,6 +57,8 @@ CONFIG_KEYS: dict[str, str] = {
     "dist": "one of " + ", ".join(DIST_MODES),
     "workers": "auto, logical or a whole number >= 0",
     "serial_marker": "a marker name",
+    "serial": "a marker expression in -m syntax, e.g. 'serial or isolated'",
+    "serial_groups": "a list of xdist_group names",
     "phase": "one of " + ", ".join(PHASES),
     "git_check": "one of " + ", ".join(GIT_CHECKS),
     "min_pass_rate": "a number from 0 to 100",
@@ -110,6 +114,14 @@ def check_value(key: str, value: Any) -> Any:
         if isinstance(value, str) and MARKER_PATTERN.match(value):
             return value
         raise ValueError(value)
+    if key == "serial":
+        if isinstance(value, str) and value.strip() and is_marker_expression(value):
+            return value.strip()
+        raise ValueError(value)
+    if key == "serial_groups":
+        if isinstance(value, list | tuple) and value and all(isinstance(v, str) and v and "," not in v for v in value):
+            return tuple(value)
+        raise ValueError(value)
     if key == "min_pass_rate":
         if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 100:
             return float(value)
@@ -141,6 +153,19 @@ def check_value(key: str, value: Any) -> Any:
             return tuple(value)
         raise ValueError(value)
     raise KeyError(key)
+
+
+def is_marker_expression(text: str) -> bool:
+    """Whether pytest's -m would accept `text` (its parser: the grammar users know)."""
+    if MARKER_PATTERN.match(text.strip()):
+        return True
+    from _pytest.mark.expression import Expression  # only for an expression: --help does without pytest
+
+    try:
+        Expression.compile(text)
+    except SyntaxError:
+        return False
+    return True
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -197,8 +222,10 @@ def make_options(cwd: Path, cli: Mapping[str, Any], pytest_args: tuple[str, ...]
     config_file = find_pyproject(cwd)
     settings = read_config(config_file) if config_file else {}
     config_args = settings.pop("pytest_args", ())
+    if cli.get("serial_marker") is not None and cli.get("serial") is None:
+        settings.pop("serial", None)  # the command line's choice over the config file's
     for key, value in cli.items():
-        if value is None:
+        if value is None or value == ():
             continue
         try:
             settings[key] = check_value(key, value)
@@ -207,6 +234,8 @@ def make_options(cwd: Path, cli: Mapping[str, Any], pytest_args: tuple[str, ...]
             raise UsageError(f"{option} {value!r} is not valid; expected {CONFIG_KEYS[key]}") from None
         if key in PATHS:
             settings[key] = cwd / value  # relative to -C, as git -C does
+    if "serial" in settings:  # --serial EXPR and --serial-marker NAME choose the same tests: the expression wins
+        settings["serial_marker"] = settings.pop("serial")
     all_args = (*config_args, *pytest_args)
     if DEBUGGERS.intersection(all_args):
         settings["stream"] = True  # a debugger needs the terminal: pytest's own output and input, no live view

@@ -3,10 +3,20 @@
 Every line has an ``"e"`` key naming the event. Version 1 events:
 
 - ``start``: ``v``, ``phase``, ``workers`` (resolved xdist worker count, 0 without xdist), ``dist``,
-  ``cache_dir`` (pytest's cache directory, or null without the cacheprovider), ``rootdir``
+  ``cache_dir`` (pytest's cache directory, or null without the cacheprovider), ``rootdir``, ``terminal``
+  (pytest's output settings as this process resolved them: ``verbosity``, ``reportchars``, ``tbstyle``,
+  ``durations``, ``durations_min``, ``capture``, ``collectonly``), ``seed`` (pytest-randomly's, when it is active),
+  ``coverage`` (pytest-cov measures this process)
+- ``warning``: ``message`` (as pytest formats it), ``location`` (the test's node id, or path:line), ``when``
+- ``summary``: ``start``, ``end`` (byte offsets in the process's output of what plugins wrote in their terminal
+  summary)
+- ``file``: ``option``, ``target``, ``part`` (a file a plugin writes once per pytest run, written to ``part``
+  instead; runtests merges the parts into ``target``)
+- ``refused``: ``text`` (a plugin option that cannot work across phases; the process stops before any test)
 - ``scheduler``: ``name`` (``runtests`` when runtests' scheduler balances the phase by recorded durations,
   ``xdist`` for xdist's own)
-- ``collected``: ``ids`` (node ids this phase will run, after all deselection)
+- ``collected``: ``ids`` (node ids this phase will run, after all deselection); under ``--collect-only``,
+  ``serial`` (those of them the serial selection takes)
 - ``held_back``: ``ids`` (node ids left for the other phase by the marker filter)
 - ``begin``: ``nodeid`` (a test started; lets a crash or hang name it)
 - ``test``: ``nodeid``, ``worker``, ``group`` (its ``xdist_group``), ``location``, ``reports`` (one dict per
@@ -37,6 +47,14 @@ SHARD_OPTION = "--runtests-shard"
 DURATIONS_OPTION = "--runtests-durations"
 GATE_OPTION = "--runtests-gate"
 BALANCE_OPTION = "--runtests-balance"
+PART_OPTION = "--runtests-part"  # first, middle or last of a run's processes; absent: the whole run in one
+SEED_OPTION = "--runtests-seed"  # the seed every process of the run gives pytest-randomly
+GROUPS_OPTION = "--runtests-serial-groups"  # xdist_group names whose tests are serial, comma-separated
+
+# The parts of a run that several pytest processes make up.
+PART_FIRST, PART_MIDDLE, PART_LAST = "first", "middle", "last"
+# What the gate says when it opens: run the phase, or only report for the run (collect nothing, run nothing).
+GATE_GO, GATE_REPORT_ONLY = b"g", b"r"
 
 # What the plugin keeps in a phase: tests without the marker, tests with it, or everything (`-n 0`).
 SELECT_UNMARKED = "unmarked"

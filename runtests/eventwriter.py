@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from runtests import events
+from runtests import events, fidelity
 from runtests.modes import plain_nodeid
+from runtests.selection import group_of, serial_ids
 
 HELD_BACK_KEY = "runtests_held_back"
 WRITER_NAME = "runtests-event-writer"
@@ -34,13 +36,6 @@ def report_held_back(config: pytest.Config, ids: list[str]) -> None:
     writer = config.pluginmanager.get_plugin(WRITER_NAME)
     if writer is not None:
         writer.emit({"e": "held_back", "ids": ids})
-
-
-def group_of(item: pytest.Item) -> str | None:
-    marker = item.get_closest_marker("xdist_group")
-    if marker is None:
-        return None
-    return str(marker.args[0] if marker.args else marker.kwargs.get("name", "default"))
 
 
 class GroupTagger:
@@ -94,11 +89,14 @@ def describe_report(report: pytest.TestReport) -> dict[str, Any]:
     }
     if report.failed or report.skipped:
         entry["longrepr"] = describe_longrepr(report)
+        if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:  # where the skip was raised
+            path = str(report.longrepr[0])
+            entry["where"] = [os.path.relpath(path) if os.path.isabs(path) else path, report.longrepr[1]]
         if report.failed:
             entry["sections"] = [list(section) for section in report.sections]
             crash = getattr(report.longrepr, "reprcrash", None)
             if crash is not None:
-                entry["crash"] = [str(crash.path), crash.lineno]
+                entry["crash"] = [str(crash.path), crash.lineno, crash.message]
     if hasattr(report, "wasxfail"):
         entry["xfail"] = True
         entry["reason"] = report.wasxfail
@@ -137,6 +135,7 @@ class EventWriter:
         self.pending: dict[str, dict[str, Any]] = {}
         self.held_back: list[str] | None = None
         self.collected_sent = False
+        self.summary_marks: list[int | None] = []
 
     def emit(self, event: dict[str, Any]) -> None:
         self.write(events.encode(event))
@@ -146,6 +145,7 @@ class EventWriter:
             os.write(self.fd, line.encode("ascii"))
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
+        fidelity.separate_output(self.config, Path(self.config.getoption(events.EVENTS_OPTION)).parent, self.emit)
         option = self.config.option
         workers = getattr(option, "numprocesses", None) or 0
         dist = getattr(option, "dist", "no") if workers else "no"
@@ -160,11 +160,33 @@ class EventWriter:
                 "cache_dir": str(getattr(getattr(self.config, "cache", None), "_cachedir", "")) or None,
                 "rootdir": str(self.config.rootpath),
                 "pytest": pytest.__version__,
+                "terminal": fidelity.terminal_settings(self.config),
+                **({"seed": seed} if isinstance(seed := getattr(option, "randomly_seed", None), int) else {}),
+                **({"coverage": True} if fidelity.measures_coverage(self.config) else {}),
             }
         )
+        # Registered now, after every plugin configured itself: its tryfirst summary hook is called first.
+        session.config.pluginmanager.register(fidelity.SummaryStart(self.summary_marks), "runtests-summary-start")
+
+    def summary_end(self) -> None:
+        fidelity.SummaryEnd(self.summary_marks, self.emit).pytest_terminal_summary()
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        self.send_collected([item.nodeid for item in session.items])
+        serial = None
+        if self.config.option.collectonly:
+            serial = serial_ids(self.config, session.items)
+        self.send_collected([item.nodeid for item in session.items], serial)
+
+    def pytest_warning_recorded(self, warning_message: Any, when: str, nodeid: str, location: Any) -> None:
+        """Each warning pytest records (xdist's controller re-records its workers'), as pytest's terminal counts
+        and groups them: its formatted message, and where (the test, or the file and line)."""
+        from _pytest.warnings import warning_record_to_str
+
+        where = nodeid
+        if not where and warning_message.filename:
+            path = os.path.relpath(warning_message.filename, self.config.invocation_params.dir)
+            where = f"{path}:{warning_message.lineno}"
+        self.emit({"e": "warning", "message": warning_record_to_str(warning_message), "location": where, "when": when})
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
@@ -177,10 +199,13 @@ class EventWriter:
             self.held_back = list(output[HELD_BACK_KEY])
             self.emit({"e": "held_back", "ids": self.held_back})
 
-    def send_collected(self, ids: list[str]) -> None:
+    def send_collected(self, ids: list[str], serial: list[str] | None = None) -> None:
         if not self.collected_sent:
             self.collected_sent = True
-            self.emit({"e": "collected", "ids": [plain_nodeid(nodeid) for nodeid in ids]})
+            event: dict[str, Any] = {"e": "collected", "ids": [plain_nodeid(nodeid) for nodeid in ids]}
+            if serial is not None:
+                event["serial"] = serial
+            self.emit(event)
 
     def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
         self.write(events.encode_begin(plain_nodeid(nodeid)))

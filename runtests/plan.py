@@ -17,6 +17,11 @@ PLUGIN = "runtests.plugin"
 # pytest options that runtests sets itself; given through, they would fight the phase split.
 XDIST_OPTION = re.compile(r"(-n|--numprocesses|--maxprocesses|-d|--dist|--tx)(=.*|\d+|auto|logical)?\Z")
 NO_XDIST = {"no:xdist", "no:xdist.plugin"}
+# pytest's information commands: they run no test. `--co` is listed by runtests, by phase; the others are pytest's
+# own output, from one process over every test.
+COLLECT_ONLY = {"--co", "--collect-only", "--collectonly"}
+PASSTHROUGH = {"--fixtures", "--funcargs", "--fixtures-per-test", "--markers", "--setup-plan", "--setup-only",
+               "--cache-show"}  # fmt: skip
 # `-x` alone or in a cluster of pytest's value-less short flags (`-vx`), not in `-rfEx` (a value).
 EXIT_FIRST = re.compile(r"-[vqsl]*x[vqslx]*\Z")
 
@@ -30,6 +35,7 @@ class Phase:
     workers: str | int  # 0: sequential, xdist distributes nothing (-n 0)
     dist: str | None
     argv: tuple[str, ...]  # what follows `python -m pytest`, less the events file
+    part: str | None = None  # its part of a run of several processes (runtests.fidelity); None: the whole run
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +44,7 @@ class Plan:
     marker: str
     stops_at_first_failure: bool
     notes: tuple[str, ...] = ()
+    information: str | None = None  # "collect" (--co, listed by phase) or "passthrough" (pytest's own output)
 
 
 def check_pytest_args(args: tuple[str, ...]) -> None:
@@ -54,6 +61,27 @@ def check_pytest_args(args: tuple[str, ...]) -> None:
             raise UsageError("-p no:xdist: runtests disables xdist itself; use -n 0 to run everything sequentially")
 
 
+SHORT_FLAGS = re.compile(r"-[vqsxl]+\Z")
+
+
+def verbosity_of(args: tuple[str, ...]) -> int:
+    """pytest's verbosity from its arguments (-v, -qq, --verbose, --verbosity=N), before pytest itself says."""
+    level = 0
+    for arg in args:
+        if arg == "--":
+            break
+        if arg == "--verbose":
+            level += 1
+        elif arg == "--quiet":
+            level -= 1
+        elif arg.startswith("--verbosity="):
+            value = arg.partition("=")[2]
+            level = int(value) if value.lstrip("-").isdigit() else level
+        elif SHORT_FLAGS.match(arg):
+            level += arg.count("v") - arg.count("q")
+    return level
+
+
 def stops_at_first_failure(args: tuple[str, ...]) -> bool:
     for arg in args:
         if arg == "--":
@@ -63,18 +91,36 @@ def stops_at_first_failure(args: tuple[str, ...]) -> bool:
     return False
 
 
-def plugin_argv(name: str, select: str, marker: str) -> tuple[str, ...]:
-    return (
+def information_command(args: tuple[str, ...]) -> str | None:
+    for arg in args:
+        if arg == "--":
+            return None
+        if arg in COLLECT_ONLY:
+            return "collect"
+        if arg.split("=", 1)[0] in PASSTHROUGH:
+            return "passthrough"
+    return None
+
+
+def plugin_argv(name: str, select: str, options: Options) -> tuple[str, ...]:
+    argv: tuple[str, ...] = (
         "-p",
         PLUGIN,
         f"{events.PHASE_OPTION}={name}",
         f"{events.SELECT_OPTION}={select}",
-        f"{events.MARKER_OPTION}={marker}",
+        f"{events.MARKER_OPTION}={options.serial_marker}",
     )
+    if options.serial_groups:
+        argv += (f"{events.GROUPS_OPTION}={','.join(options.serial_groups)}",)
+    if options.seed is not None:
+        argv += (f"{events.SEED_OPTION}={options.seed}",)
+    return argv
 
 
-def make_phase(name: str, select: str, workers: str | int, options: Options) -> Phase:
-    argv = plugin_argv(name, select, options.serial_marker)
+def make_phase(name: str, select: str, workers: str | int, options: Options, part: str | None = None) -> Phase:
+    argv = plugin_argv(name, select, options)
+    if part is not None:
+        argv = (*argv, f"{events.PART_OPTION}={part}")
     if options.timeout is not None:
         argv = (*argv, f"{events.TIMEOUT_OPTION}={options.timeout:g}")
     if options.durations_file is not None:
@@ -84,16 +130,17 @@ def make_phase(name: str, select: str, workers: str | int, options: Options) -> 
     if workers == 0:
         # `-n 0` rather than `-p no:xdist`: xdist distributes nothing, yet the `worker_id` and `testrun_uid`
         # fixtures still exist ("master"), and an `-n auto` in the project's addopts is overridden, not an error.
-        return Phase(name, select, 0, None, (*argv, "-n", "0", *options.pytest_args))
+        return Phase(name, select, 0, None, (*argv, "-n", "0", *options.pytest_args), part)
     xdist: tuple[str, ...] = ("-n", str(workers), "--dist", options.dist)
     if name == PARALLEL and options.order == "balanced":
         xdist += (events.BALANCE_OPTION,)
-    return Phase(name, select, workers, options.dist, (*argv, *xdist, *options.pytest_args))
+    return Phase(name, select, workers, options.dist, (*argv, *xdist, *options.pytest_args), part)
 
 
 def make_retry_phase(options: Options) -> Phase:
-    """The sequential process that re-runs parallel failures alone; the runner passes the node ids."""
-    return make_phase(RETRY, events.SELECT_LISTED, 0, options)
+    """The sequential process that re-runs parallel failures alone; the runner passes the node ids. Between the
+    parallel and serial phases: it adds to their coverage and reports nothing of its own."""
+    return make_phase(RETRY, events.SELECT_LISTED, 0, options, events.PART_MIDDLE)
 
 
 def make_plan(options: Options) -> Plan:
@@ -107,6 +154,10 @@ def make_plan(options: Options) -> Plan:
         # xdist cannot attach a debugger to a worker; it falls back to sequential too.
         notes.append("--pdb/--trace given: running every phase sequentially (-n 0), with pytest's own output")
         workers = 0
+    information = information_command(args)
+    if information is not None:  # one sequential process over every test; nothing runs
+        phase = make_phase(SERIAL if workers == 0 else PARALLEL, events.SELECT_ALL, 0, options)
+        return Plan((phase,), options.serial_marker, False, tuple(notes), information)
     phases: list[Phase] = []
     if workers == 0:
         if options.phase == "all":
@@ -114,7 +165,9 @@ def make_plan(options: Options) -> Plan:
         elif options.phase == PARALLEL:
             phases.append(make_phase(PARALLEL, events.SELECT_UNMARKED, 0, options))
     elif options.phase in ("all", PARALLEL):
-        phases.append(make_phase(PARALLEL, events.SELECT_UNMARKED, workers, options))
+        part = events.PART_FIRST if options.phase == "all" else None
+        phases.append(make_phase(PARALLEL, events.SELECT_UNMARKED, workers, options, part))
     if options.phase == SERIAL or (options.phase == "all" and workers != 0):
-        phases.append(make_phase(SERIAL, events.SELECT_MARKED, 0, options))
+        part = events.PART_LAST if options.phase == "all" else None
+        phases.append(make_phase(SERIAL, events.SELECT_MARKED, 0, options, part))
     return Plan(tuple(phases), options.serial_marker, stops_at_first_failure(args), tuple(notes))

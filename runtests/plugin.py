@@ -11,12 +11,15 @@ from __future__ import annotations
 import atexit
 import gc
 import os
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from runtests import events
-from runtests.eventwriter import WRITER_NAME, EventWriter, GroupTagger, group_of, is_xdist_worker, report_held_back
-from runtests.selection import select
+from runtests import events, fidelity
+from runtests.eventwriter import WRITER_NAME, EventWriter, GroupTagger, is_xdist_worker, report_held_back
+from runtests.selection import group_of, marker_names, select
 
 DEFAULT_MARKER = "serial"
 MARKER_HELP = "run in runtests' serial phase: after every parallel test, in a fresh sequential process"
@@ -43,25 +46,41 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="schedule the xdist workers by recorded durations (runtests.scheduler), never changing an order",
     )
     group.addoption(events.GATE_OPTION, default=None, type=int, help="wait for a byte on this fd before conftests")
+    group.addoption(
+        events.PART_OPTION,
+        default=None,
+        choices=(events.PART_FIRST, events.PART_MIDDLE, events.PART_LAST),
+        help="this process's part of a run of several (plugin state across them: runtests.fidelity)",
+    )
+    group.addoption(events.SEED_OPTION, default=None, type=int, help="the run's pytest-randomly seed")
+    group.addoption(events.GROUPS_OPTION, default=None, help="xdist_group names whose tests are serial")
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
-    """Wait at the gate: runtests lets the tests start once it is ready (EOF: runtests is gone, so stop)."""
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
+) -> Generator[None, None, None]:
+    """Wait at the gate: runtests lets the tests start once it is ready (EOF: runtests is gone, so stop). A
+    wrapper, so that it runs before every plugin's own hook: pytest-cov starts measuring only after it."""
     gate = getattr(early_config.known_args_namespace, "runtests_gate", None)
-    if gate is None or "PYTEST_XDIST_WORKER" in os.environ:
-        return
-    try:
-        go = os.read(gate, 1)
-    finally:
-        os.close(gate)
-    if not go:
-        os._exit(int(pytest.ExitCode.INTERRUPTED))
+    if gate is not None and "PYTEST_XDIST_WORKER" not in os.environ:
+        try:
+            go = os.read(gate, 1)
+        finally:
+            os.close(gate)
+        if not go:
+            os._exit(int(pytest.ExitCode.INTERRUPTED))
+        early_config.stash[fidelity.REPORT_ONLY] = go == events.GATE_REPORT_ONLY
+    fidelity.coverage_before_start(early_config)
+    result = yield
+    fidelity.coverage_after_start(early_config)
+    return result
 
 
+@pytest.hookimpl(tryfirst=True)  # before the plugins whose per-run state runtests.fidelity shares across phases
 def pytest_configure(config: pytest.Config) -> None:
-    marker = config.getoption(events.MARKER_OPTION)
-    for name in {DEFAULT_MARKER, marker}:
+    declared = {line.split(":")[0].split("(")[0].strip() for line in config.getini("markers")}
+    for name in {DEFAULT_MARKER, *marker_names(config.getoption(events.MARKER_OPTION))} - {"xdist_group"} - declared:
         config.addinivalue_line("markers", f"{name}: {MARKER_HELP}")
     path = config.getoption(events.EVENTS_OPTION)
     writer = None
@@ -71,6 +90,9 @@ def pytest_configure(config: pytest.Config) -> None:
         if not is_xdist_worker(config):
             writer = EventWriter(config, path)
             config.pluginmanager.register(writer, WRITER_NAME)
+            fidelity.share_seed(config)
+            fidelity.take_durations(config)
+            fidelity.redirect_files(config, Path(path).parent, writer.emit)
     if config.getoption(events.BALANCE_OPTION) and not is_xdist_worker(config):
         from runtests.scheduler import Balancer  # xdist's controller only: it imports xdist's schedulers
 
@@ -93,6 +115,24 @@ def collect_then_freeze() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection(session: pytest.Session) -> bool | None:
+    if fidelity.skip_collection(session):
+        writer = session.config.pluginmanager.get_plugin(WRITER_NAME)
+        if writer is not None:
+            writer.send_collected([])
+        return True
+    return None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Registered first of all plugins, so called last: the end of what plugins wrote in their summary."""
+    writer = terminalreporter.config.pluginmanager.get_plugin(WRITER_NAME)
+    if writer is not None:
+        writer.summary_end()
 
 
 @pytest.hookimpl(trylast=True)

@@ -6,6 +6,7 @@ Pure given its inputs: the environment, the CPU count and the recorded durations
 from __future__ import annotations
 
 import dataclasses
+import random
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -23,10 +24,14 @@ def resolve(
     environ: Mapping[str, str],
     cpus: int,
     read_text: Callable[[Path], str | None],
+    draw_seed: Callable[[], int] = lambda: random.getrandbits(32),
 ) -> Options:
-    """`options` with the shard from CI variables when none was given, and `-n auto` turned into the worker count
-    the recorded durations predict fastest (with a note saying so). `read_text` reads a file, None if absent."""
+    """`options` with the shard from CI variables when none was given, the run's seed for pytest-randomly (one for
+    every phase, as pytest-randomly draws one per run), and `-n auto` turned into the worker count the recorded
+    durations predict fastest (with a note saying so). `read_text` reads a file, None if absent."""
     options = with_detected_shard(options, environ)
+    if options.seed is None:
+        options = dataclasses.replace(options, seed=draw_seed())
     if options.workers != "auto" or options.phase == "serial":
         return options
     path = options.durations_file or pytest_cache_path(options.cwd, read_text)

@@ -76,6 +76,8 @@ class TestResult:
     group: str | None = None  # its xdist_group
     crash_path: str | None = None  # where the failure was raised, when pytest knows
     crash_line: int | None = None
+    crash_message: str | None = None  # pytest's one-line account of the failure (-r's short summary)
+    skip_where: tuple[str, int] | None = None  # where a skip was raised: path and line, as -rs shows it
     retry: RetryResult | None = None
     suspects: list[str] = dataclasses.field(default_factory=list)
 
@@ -148,10 +150,14 @@ def make_test_result(event: dict[str, Any], phase: str) -> TestResult:
         if outcome in FAILING:
             result.longrepr = decisive.get("longrepr")
             if decisive.get("crash"):
-                result.crash_path, result.crash_line = decisive["crash"]
+                crash = decisive["crash"]
+                result.crash_path, result.crash_line = crash[0], crash[1]
+                result.crash_message = crash[2] if len(crash) > 2 else None
             result.sections = [tuple(s) for s in decisive.get("sections") or ()]
         else:
             result.reason = decisive.get("reason") or decisive.get("longrepr")
+            if decisive.get("where"):
+                result.skip_where = (str(decisive["where"][0]), int(decisive["where"][1] or 0))
     failed_subtests = [sub for sub in subtests if sub.outcome == "failed"]
     if failed_subtests and outcome not in FAILING:
         # pytest fails a test that contains failed subtests; under xdist the controller may not know yet.
@@ -199,6 +205,25 @@ def format_pass_rate(counts: dict[str, int]) -> str:
     return f"{shown:.1f}% ({passing}/{passing + failing})"
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Warning_:
+    """One warning pytest recorded, as its terminal counts it: the formatted message and where it arose."""
+
+    message: str
+    location: str
+    phase: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PluginFile:
+    """A file a plugin writes once per pytest run, written by a phase in a part for runtests to merge."""
+
+    option: str  # --report-log, --junitxml
+    target: Path
+    part: Path
+    phase: str
+
+
 @dataclasses.dataclass
 class PhaseResult:
     """What one pytest process ran and how it ended."""
@@ -224,6 +249,16 @@ class PhaseResult:
     ended: bool = False  # pytest reached the end of its session (the plugin's finish event)
     skipped_because: str | None = None
     shard: tuple[int, int] | None = None  # set when shard reports are combined
+    terminal: dict[str, Any] = dataclasses.field(default_factory=dict)  # pytest's output settings, as it read them
+    seed: int | None = None  # pytest-randomly's, when it was active
+    coverage: bool = False  # pytest-cov measured the phase
+    report_only: bool = False  # ran no test: its process combined and reported the run's coverage
+    warnings: list[Warning_] = dataclasses.field(default_factory=list)
+    summaries: list[tuple[int, int]] = dataclasses.field(default_factory=list)  # plugins' summary, in its output
+    files: list[PluginFile] = dataclasses.field(default_factory=list)
+    refusals: list[str] = dataclasses.field(default_factory=list)
+    pytest_output: Path | None = None  # under -s: pytest's own lines, apart from what the tests printed
+    serial_ids: list[str] | None = None  # under --collect-only: the collected tests the serial phase takes
 
     @property
     def label(self) -> str:
@@ -284,10 +319,26 @@ class PhaseRecorder:
             result.rootdir = event.get("rootdir")
             result.xdist_workers = int(event.get("workers") or 0)
             result.dist = event.get("dist") if result.xdist_workers else None
+            result.terminal = dict(event.get("terminal") or {})
+            result.seed = event.get("seed")
+            result.coverage = bool(event.get("coverage"))
+        elif kind == "warning":
+            result.warnings.append(Warning_(str(event.get("message")), str(event.get("location") or ""), result.name))
+        elif kind == "summary":
+            result.summaries.append((int(event["start"]), int(event["end"])))
+        elif kind == "file":
+            target, part = Path(str(event["target"])), Path(str(event["part"]))
+            result.files.append(PluginFile(str(event.get("option")), target, part, result.name))
+        elif kind == "output":
+            result.pytest_output = Path(str(event["path"]))
+        elif kind == "refused":
+            result.refusals.append(str(event.get("text")))
         elif kind == "scheduler":
             result.scheduler = event.get("name")
         elif kind == "collected":
             result.collected = list(event.get("ids") or ())
+            if "serial" in event:
+                result.serial_ids = list(event["serial"] or ())
         elif kind == "held_back":
             result.held_back = list(event.get("ids") or ())
         elif kind == "collect_error":
@@ -361,6 +412,20 @@ class RunSummary:
     def counts(self) -> dict[str, int]:
         return count_outcomes(self.tests, self.accept_parallel_only)
 
+    @functools.cached_property
+    def warnings(self) -> list[Warning_]:
+        """Every warning pytest recorded in the phases (not the retry's: pytest alone would not have run it)."""
+        return [warning for phase in self.phases for warning in phase.warnings]
+
+    @property
+    def terminal(self) -> dict[str, Any]:
+        """pytest's output settings (-v, -r, --tb, --durations), as the first phase's pytest read them."""
+        return next((phase.terminal for phase in self.phases if phase.terminal), {})
+
+    @property
+    def seed(self) -> int | None:
+        return next((phase.seed for phase in self.phases if phase.seed is not None), None)
+
     def retried(self) -> list[TestResult]:
         return [test for test in self.tests if test.retry is not None]
 
@@ -402,7 +467,7 @@ class RunSummary:
             return errors.EXIT_INTERNAL_ERROR
         if self.strict_guarantees and self.broken_guarantees:
             return errors.EXIT_INTERNAL_ERROR
-        if any(phase.pytest_exit(4) for phase in self.phases):
+        if any(phase.pytest_exit(4) or phase.refusals for phase in self.phases):
             return errors.EXIT_USAGE_ERROR
         if rate is not None and passing_and_failing(counts)[1] and rate < self.min_pass_rate:
             return errors.EXIT_TESTS_FAILED

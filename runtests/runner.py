@@ -90,6 +90,36 @@ class Watch:
             signal_group(process, signal.SIGKILL)
 
 
+class OutputTail:
+    """Relays what a process appends to its output file, whole lines at a time, once switched on."""
+
+    MAX_CHUNK = 1 << 20
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self.write = write
+        self.on = False
+        self.offset = 0
+        self.partial = b""
+
+    def poll(self, path: Path | None, final: bool = False) -> None:
+        if not self.on or path is None:
+            return
+        try:
+            with open(path, "rb") as source:
+                source.seek(self.offset)
+                while chunk := source.read(self.MAX_CHUNK):
+                    self.offset += len(chunk)
+                    lines = (self.partial + chunk).split(b"\n")
+                    self.partial = lines.pop()
+                    for line in lines:
+                        self.write(line.decode("utf-8", "replace"))
+        except OSError:
+            return
+        if final and self.partial:
+            self.write(self.partial.decode("utf-8", "replace"))
+            self.partial = b""
+
+
 def make_command(phase: Phase, events_path: Path) -> list[str]:
     return [sys.executable, "-m", "pytest", f"{events.EVENTS_OPTION}={events_path}", *phase.argv]
 
@@ -183,16 +213,17 @@ class PhaseProcess:
                 pass_fds=(gate_read,),
             )
 
-    def release(self, limits: Limits | None = None) -> Watch:
+    def release(self, limits: Limits | None = None, word: bytes = events.GATE_GO) -> Watch:
         """Open the gate: pytest loads the conftests and runs. From here on Ctrl-C and SIGTERM stop it (they are
-        counted now and acted on in run()), so runtests may go on preparing its report before calling run()."""
+        counted now and acted on in run()), so runtests may go on preparing its report before calling run().
+        `word` GATE_REPORT_ONLY: the process runs no test, only its plugins' reports (the run's coverage)."""
         if self.watch is None:
             self.watch = Watch(limits or Limits())
             self.handlers = install_handlers(self.watch.on_signal)
             self.released_at = (time.time(), time.monotonic())
             if self.gate >= 0:
                 with contextlib.suppress(OSError):  # a child that already died: run() reports it
-                    os.write(self.gate, b"g")
+                    os.write(self.gate, word)
                 os.close(self.gate)
                 self.gate = -1
         return self.watch
@@ -214,9 +245,16 @@ class PhaseProcess:
             restore_handlers(self.handlers)
             self.handlers = {}
 
-    def run(self, on_event: EventCallback, limits: Limits | None = None) -> PhaseRun:
-        """Release the gate and run to the end; the first Ctrl-C asks pytest to stop, a second kills its group."""
-        watch = self.release(limits)
+    def run(
+        self,
+        on_event: EventCallback,
+        limits: Limits | None = None,
+        word: bytes = events.GATE_GO,
+        tail: OutputTail | None = None,
+    ) -> PhaseRun:
+        """Release the gate and run to the end; the first Ctrl-C asks pytest to stop, a second kills its group.
+        `tail`: relays what the process writes to its output as it comes (under -s), once it is switched on."""
+        watch = self.release(limits, word)
         if limits is not None:
             watch.limits = limits
 
@@ -234,8 +272,12 @@ class PhaseProcess:
                         break
                     except subprocess.TimeoutExpired:
                         reader.read_available()
+                        if tail is not None:
+                            tail.poll(self.output_path)
                         watch.check(process)
                 reader.finish()
+                if tail is not None:
+                    tail.poll(self.output_path, final=True)
             if watch.reason is not None:
                 signal_group(process, signal.SIGKILL)  # leave no worker behind
         finally:

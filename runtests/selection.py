@@ -5,12 +5,52 @@ Depends on pytest and the standard library only.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
 
 from runtests import durations, events
 from runtests.modes import plain_nodeid
+
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+EXPRESSION_WORDS = {"and", "or", "not"}
+
+
+def marker_names(expression: str) -> list[str]:
+    """The marker names an -m style expression refers to (to declare them, for --strict-markers)."""
+    words = re.findall(r"[A-Za-z_][A-Za-z0-9_-]*(?=\s*(?:\(|$|\)|\s))", expression)
+    return [word for word in words if word not in EXPRESSION_WORDS and "=" not in word]
+
+
+def group_of(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker("xdist_group")
+    if marker is None:
+        return None
+    return str(marker.args[0] if marker.args else marker.kwargs.get("name", "default"))
+
+
+def serial_matcher(config: pytest.Config) -> Callable[[pytest.Item], bool]:
+    """Whether a test belongs to the serial phase: its markers match the serial expression (a marker name, or an
+    -m style expression such as `serial or isolated`), or its xdist_group is one of the serial groups."""
+    expression = config.getoption(events.MARKER_OPTION)
+    groups = set(filter(None, (config.getoption(events.GROUPS_OPTION) or "").split(",")))
+    if NAME.match(expression):
+
+        def by_marker(item: pytest.Item) -> bool:
+            return item.get_closest_marker(expression) is not None
+    else:
+        from _pytest.mark import MarkMatcher
+        from _pytest.mark.expression import Expression
+
+        compiled = Expression.compile(expression)  # checked by runtests before any process starts
+
+        def by_marker(item: pytest.Item) -> bool:
+            return compiled.evaluate(MarkMatcher.from_markers(item.iter_markers()))
+
+    if not groups:
+        return by_marker
+    return lambda item: by_marker(item) or group_of(item) in groups
 
 
 def deselect(config: pytest.Config, items: list[pytest.Item], keep: Callable[[pytest.Item], bool]) -> list[str]:
@@ -35,8 +75,8 @@ def select(config: pytest.Config, items: list[pytest.Item]) -> list[str] | None:
         return None
     held_back: list[str] = []
     if choice != events.SELECT_ALL:
-        marker, keep_marked = config.getoption(events.MARKER_OPTION), choice == events.SELECT_MARKED
-        held_back = deselect(config, items, lambda item: (item.get_closest_marker(marker) is not None) == keep_marked)
+        is_serial, keep_marked = serial_matcher(config), choice == events.SELECT_MARKED
+        held_back = deselect(config, items, lambda item: is_serial(item) == keep_marked)
     shard = config.getoption(events.SHARD_OPTION)
     if shard:
         index, total = durations.parse_shard(shard)
@@ -46,3 +86,9 @@ def select(config: pytest.Config, items: list[pytest.Item]) -> list[str] | None:
         deselect(config, items, lambda item: plain_nodeid(item.nodeid) in mine)
         held_back = durations.split_shards(held_back, recorded, total)[index - 1]
     return None if choice == events.SELECT_ALL else held_back
+
+
+def serial_ids(config: pytest.Config, items: list[pytest.Item]) -> list[str]:
+    """Of the collected tests, those the serial phase takes (for --collect-only's listing by phase)."""
+    is_serial = serial_matcher(config)
+    return [plain_nodeid(item.nodeid) for item in items if is_serial(item)]

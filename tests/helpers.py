@@ -31,6 +31,8 @@ def clean_environ(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     }
     env.update(GIT_IDENTITY)
     env["COLUMNS"] = "200"
+    # The test extras install pytest-randomly; a sample project's tests keep their order unless a test asks.
+    env["PYTEST_ADDOPTS"] = "-p no:randomly"
     env.update(extra or {})
     return env
 

@@ -10,7 +10,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "runtests"
 # The modules that run inside pytest processes: pytest, xdist and the standard library, and each other.
 PYTEST_SIDE = {"runtests", "plugin", "selection", "eventwriter", "timer", "scheduler", "events", "durations", "modes",
-               "files", "errors"}  # fmt: skip
+               "files", "errors", "fidelity"}  # fmt: skip
 
 
 def module_name(path: Path) -> str:

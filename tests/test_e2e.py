@@ -361,8 +361,8 @@ def test_the_pytest_process_is_as_python_m_pytest_started_it(sample_project, tmp
         assert facts["argv0"].endswith(os.path.join("pytest", "__main__.py"))
     assert facts["cwd"] == str(project.path)
     assert facts["runtests_modules"] == ["runtests", "runtests.durations", "runtests.errors", "runtests.events",
-                                         "runtests.eventwriter", "runtests.files", "runtests.modes", "runtests.plugin",
-                                         "runtests.selection"]  # fmt: skip
+                                         "runtests.eventwriter", "runtests.fidelity", "runtests.files",
+                                         "runtests.modes", "runtests.plugin", "runtests.selection"]  # fmt: skip
 
 
 def test_stream_shows_pytests_own_output(sample_project):
@@ -413,4 +413,6 @@ def test_plain_output_never_splits_a_node_id(sample_project):
     lines = run.stdout.splitlines()
     assert any(line.startswith(f"FAILED {nodeid} [gw") and line.endswith("]") for line in lines), run
     assert any(line.startswith(f"__ FAILED {nodeid} (parallel phase, gw") for line in lines), run
-    assert any(line.endswith(f"s  {nodeid} (parallel)") for line in lines), run  # --slowest
+    assert any(line.endswith(f"s {nodeid} (parallel, gw0)") or line.endswith(f"s {nodeid} (parallel, gw1)")
+               for line in lines), run  # --slowest  # fmt: skip
+    assert any(line == f"FAILED {nodeid} - assert not 1" for line in lines), run  # the short test summary

@@ -41,8 +41,9 @@ def test_a_file_is_replaced_whole_and_a_failed_write_leaves_the_old_one(tmp_path
 
 
 def test_every_file_runtests_writes_goes_through_one_atomic_write():
-    """JSON, JUnit, trace and durations: nobody else makes a temporary file and renames it."""
+    """JSON, JUnit, trace, durations and merged plugin files: nobody else makes a temporary file and renames it."""
     sources = {path.relative_to(PACKAGE).as_posix(): path.read_text() for path in PACKAGE.rglob("*.py")}
     assert {name for name, text in sources.items() if "os.replace(" in text or "mkstemp(" in text} == {"files.py"}
     users = {name for name, text in sources.items() if "write_atomically(" in text}
-    assert users == {"files.py", "durations.py", "report/jsonreport.py", "report/junit.py", "report/trace.py"}
+    assert users == {"files.py", "durations.py", "report/jsonreport.py", "report/junit.py", "report/trace.py",
+                     "pluginfiles.py"}  # fmt: skip

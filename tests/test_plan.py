@@ -24,12 +24,13 @@ def test_default_plan_is_parallel_then_serial():
     assert parallel.name == "parallel" and serial.name == "serial"
     assert parallel.argv == (
         *PLUGIN, "--runtests-phase=parallel", "--runtests-select=unmarked", "--runtests-marker=serial",
-        "-n", "auto", "--dist", "load", "--runtests-balance", "tests", "-k", "token",
+        "--runtests-part=first", "-n", "auto", "--dist", "load", "--runtests-balance", "tests", "-k", "token",
     )  # fmt: skip
     assert serial.argv == (
         *PLUGIN, "--runtests-phase=serial", "--runtests-select=marked", "--runtests-marker=serial",
-        "-n", "0", "tests", "-k", "token",
+        "--runtests-part=last", "-n", "0", "tests", "-k", "token",
     )  # fmt: skip
+    assert (parallel.part, serial.part) == ("first", "last")
     assert (parallel.workers, serial.workers) == ("auto", 0)
 
 

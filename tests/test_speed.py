@@ -63,7 +63,7 @@ def test_trace_slowest_and_busy_shares(sample_project, tmp_path):
     processes = {e["args"]["name"] for e in events if e["name"] == "process_name"}
     assert processes == {"parallel phase (2 workers, load)", "serial phase"}
     assert all(event["dur"] > 0 and event["ts"] >= 0 for event in slices)
-    assert "slowest 2 tests:" in run.stdout and "test_zlong.py::test_long" in run.stdout
+    assert "== slowest 2 durations ==" in run.stdout and "test_zlong.py::test_long" in run.stdout
     assert "parallel phase: workers busy gw0 " in run.stdout and "idle tail" in run.stdout
 
 

@@ -18,6 +18,7 @@ from runtests.results import (
     RunSummary,
     SubtestResult,
     TestResult,
+    Warning_,
 )
 
 SCHEMA_VERSION = 1
@@ -71,6 +72,10 @@ def describe_phase(phase: PhaseResult) -> dict[str, Any]:
         "started_at": phase.started_at,
         "collected": None if phase.collected is None else len(phase.collected),
         "counts": phase.counts(),
+        "coverage": phase.coverage,
+        "report_only": phase.report_only,
+        "refused": list(phase.refusals),
+        "warnings": [{"message": w.message, "location": w.location} for w in phase.warnings],
     }
 
 
@@ -123,6 +128,13 @@ def read_summary(data: dict[str, Any]) -> RunSummary:
             ended=bool(phase.get("ended")),
             skipped_because=phase.get("skipped_because"),
             shard=None if shard is None else (shard["index"], shard["total"]),
+            coverage=bool(phase.get("coverage")),
+            report_only=bool(phase.get("report_only")),
+            refusals=list(phase.get("refused", ())),
+            warnings=[
+                Warning_(str(w.get("message")), str(w.get("location") or ""), phase["name"])
+                for w in phase.get("warnings", ())
+            ],
         )
         result.collect_errors = [
             CollectError(e["nodeid"], e.get("longrepr") or "", e["phase"])
@@ -168,6 +180,8 @@ def make_report(summary: RunSummary) -> dict[str, Any]:
         "duration_s": round(summary.duration_s, 6),
         "shard": None if summary.shard is None else {"index": summary.shard[0], "total": summary.shard[1]},
         "totals": summary.counts(),
+        "warnings": len(summary.warnings),
+        "randomly_seed": summary.seed,
         "subtests": summary.subtest_counts(),
         "phases": [describe_phase(phase) for phase in summary.phases],
         "collect_errors": [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterable
 
 from rich import box
@@ -15,7 +16,7 @@ from rich.text import Text
 from runtests.gitcheck import Pollution, WorktreeState, describe_paths
 from runtests.plan import Phase
 from runtests.report import trace
-from runtests.results import COUNT_KEYS, PhaseResult, RunSummary, TestResult, format_pass_rate
+from runtests.results import COUNT_KEYS, Outcome, PhaseResult, RunSummary, TestResult, format_pass_rate
 
 REFRESH_PER_S = 8
 STYLE = {key: "green" if key == "passed" else "yellow" if key in ("skipped", "xfailed", "xpassed") else "red"
@@ -81,13 +82,19 @@ class LiveLine:
 
 
 class TerminalReporter:
-    """Writes the run to a rich Console; `live` animates, otherwise plain lines (CI, pipes, NO_COLOR)."""
+    """Writes the run to a rich Console; `live` animates, otherwise plain lines (CI, pipes, NO_COLOR).
 
-    def __init__(self, console: Console, live: bool) -> None:
+    `verbosity` is pytest's (-v: a line per test; -q: fewer lines; -qq: the verdict only), from runtests' reading
+    of the arguments until the first phase's pytest says what it resolved (addopts included)."""
+
+    def __init__(self, console: Console, live: bool, verbosity: int = 0) -> None:
         self.console = console
         self.live_enabled = live
         self.live: Live | None = None
         self.line: LiveLine | None = None
+        self.verbosity = verbosity
+        self.seed_shown: int | None = None
+        self.capture_noted = False
 
     def print(self, *parts: object, **kwargs: object) -> None:
         self.console.print(*parts, highlight=False, **kwargs)  # type: ignore[arg-type]
@@ -124,8 +131,26 @@ class TerminalReporter:
             self.line = LiveLine(phase.name, setup)
             self.live = Live(self.line, console=self.console, refresh_per_second=REFRESH_PER_S, transient=True)
             self.live.start()
-        else:
+        elif self.verbosity >= 0:
             self.print(f"{phase.name} phase: started ({setup})")
+
+    def phase_began(self, result: PhaseResult) -> None:
+        """Its pytest has started: what it resolved of the output settings, the seed of pytest-randomly."""
+        if "verbosity" in result.terminal:
+            self.verbosity = int(result.terminal["verbosity"])
+        if result.seed is not None and result.seed != self.seed_shown:
+            self.seed_shown = result.seed
+            self.print(f"Using --randomly-seed={result.seed} (pytest-randomly), in every phase")
+        if result.terminal.get("capture") == "no" and result.is_parallel and not self.capture_noted:
+            self.capture_noted = True
+            self.print(
+                "[yellow]note:[/] -s: xdist keeps no output of its workers, so what tests print in the parallel "
+                "phase is not shown; a sequential phase's is, as it comes"
+            )
+
+    def relay(self, line: str) -> None:
+        """A line a test printed under -s, as it came."""
+        self.console.print(Text(line), soft_wrap=True, highlight=False)
 
     def phase_collected(self, count: int) -> None:
         if self.line is not None:
@@ -134,22 +159,32 @@ class TerminalReporter:
     def test_done(self, test: TestResult) -> None:
         if self.line is not None:
             self.line.done += 1
-        if test.is_failing:
-            if self.line is not None:
+            if test.is_failing:
                 self.line.failing += 1
+        word = test.outcome.value.upper()
+        if self.verbosity >= 1:  # -v: every test as it finishes: outcome, node id, phase, worker and duration
+            where = ", ".join(filter(None, (test.phase, test.worker, f"{test.duration_s:.2f}s")))
+            style = "red" if test.is_failing else STYLE.get(test.outcome.value, "green")
+            self.print(f"[{style}]{word}[/] {escape(test.nodeid)} ({escape(where)})", soft_wrap=True)
+        elif test.is_failing:
             where = f" [{test.worker}]" if test.worker else ""
-            self.print(f"[red]{test.outcome.value.upper()}[/] {escape(test.nodeid)}{escape(where)}")
+            self.print(f"[red]{word}[/] {escape(test.nodeid)}{escape(where)}")
 
     def phase_finished(self, result: PhaseResult) -> None:
         if self.live is not None:
             self.live.stop()
             self.live, self.line = None, None
+        if result.report_only and not result.interrupted:
+            self.print(f"{result.name} phase: no tests; its process reported the run's coverage, in "
+                       f"{result.duration_s:.2f}s")  # fmt: skip
+            return
         if result.interrupted:
             status = "interrupted"
         else:
             status = describe_counts(result.counts()) if result.tests else "no tests"
         workers = f", {result.workers} workers" if result.is_parallel else ""
-        self.print(f"{result.name} phase: {status} in {result.duration_s:.2f}s{workers}")
+        if self.verbosity >= 0 or result.interrupted:
+            self.print(f"{result.name} phase: {status} in {result.duration_s:.2f}s{workers}")
 
     def phase_skipped(self, name: str, reason: str) -> None:
         self.print(f"{name} phase: skipped, {escape(reason)}")
@@ -163,7 +198,11 @@ class TerminalReporter:
     def show_summary(self, summary: RunSummary) -> None:
         self.show_failures(summary)
         self.show_unexplained(summary)
-        self.print(self.make_table(summary))
+        reportchars = str(summary.terminal.get("reportchars", "wfE"))
+        if "w" in reportchars:
+            self.show_warnings(summary)
+        if self.verbosity > -2:
+            self.print(self.make_table(summary))
         subtests = summary.subtest_counts()
         if any(subtests.values()):
             self.print("subtests: " + ", ".join(f"{n} {key}" for key, n in subtests.items() if n))
@@ -177,26 +216,84 @@ class TerminalReporter:
         if summary.worktree_refusal:
             self.print(f"[red]{escape(summary.worktree_refusal)}[/]")
         self.show_notes(summary.notes)
+        self.show_plugin_summaries(summary)
+        self.show_short_summary(summary, reportchars)
         counts = summary.counts()
         code = summary.exit_code()
         style = "green" if code == 0 else "red"
         self.print(Text.assemble("Pass rate: ", (format_pass_rate(counts), f"bold {style}")))
         if not summary.tests:
             self.print("[yellow]no tests ran[/]")
-        self.print(f"[{style}]{describe_counts(counts)} in {summary.duration_s:.2f}s[/]")
+        warnings = len(summary.warnings)
+        counted = describe_counts(counts) + (f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else "")
+        self.print(f"[{style}]{counted} in {summary.duration_s:.2f}s[/]")
+
+    def show_warnings(self, summary: RunSummary) -> None:
+        """pytest's warnings summary, over every phase: each message once, under the places it arose."""
+        if not summary.warnings:
+            return
+        self.heading("warnings summary", "yellow", "==")
+        grouped: dict[str, list[str]] = {}
+        for warning in summary.warnings:
+            grouped.setdefault(warning.message, []).append(warning.location)
+        for message, locations in grouped.items():
+            places = [place for place in locations if place]
+            if len(places) >= 10:  # as pytest collapses them: a count per file
+                per_file = Counter(place.split("::", 1)[0] for place in places)
+                places = [f"{name}: {n} warning{'s' if n > 1 else ''}" for name, n in per_file.items()]
+            if places:
+                self.console.out("\n".join(places), highlight=False)
+                message = "\n".join("  " + line for line in message.splitlines()).rstrip()
+            self.console.out(message.rstrip() + "\n", highlight=False)
+        self.console.out("-- Docs: https://docs.pytest.org/en/stable/how-to/capture-warnings.html", highlight=False)
+
+    def show_plugin_summaries(self, summary: RunSummary) -> None:
+        """What plugins wrote in their terminal summary (pytest-cov's table, a snapshot plugin's pointer to its
+        report), once per phase that wrote any; lines naming runtests' own scratch files are left out."""
+        texts = [(phase, text) for phase in summary.phases if (text := plugin_summary_of(phase))]
+        for phase, text in texts:
+            if len(texts) > 1:
+                self.heading(f"{phase.name} phase", "grey50", "--")
+            self.console.out(text, highlight=False)
+
+    def show_short_summary(self, summary: RunSummary, reportchars: str) -> None:
+        """pytest's short test summary (-r): the characters it was given, in their order."""
+        lines = short_summary_lines(summary, reportchars)
+        if lines:
+            self.heading("short test summary info", "cyan", "==")
+            for line in lines:
+                self.console.out(line, highlight=False)
 
     def show_time(self, summary: RunSummary) -> None:
-        """The N slowest tests (--slowest) and, per parallel phase, each worker's busy share and the idle tail."""
-        if summary.slowest:
-            self.print(f"slowest {min(summary.slowest, len(summary.tests))} tests:")
-            for test in trace.slowest(summary, summary.slowest):
-                self.print(f"  {test.duration_s:8.2f}s  {escape(test.nodeid)} ({test.phase})", soft_wrap=True)
+        """The slowest tests (--durations, --slowest) and, per parallel phase, each worker's busy share and the
+        idle tail."""
+        durations = summary.terminal.get("durations")
+        if summary.slowest:  # runtests' own: every test counts, however quick
+            self.show_durations(summary, summary.slowest, 0.0)
+        elif isinstance(durations, int):
+            minimum = summary.terminal.get("durations_min")
+            self.show_durations(summary, durations, 0.005 if minimum is None else float(minimum))
+        if self.verbosity <= -2:
+            return
         for phase in summary.phases:
             shares, tail_s = trace.busy_shares(phase)
             if shares:
                 busy = ", ".join(f"{worker} {share:.0%}" for worker, share in shares.items())
                 balanced = "balanced by recorded durations; " if phase.scheduler == "runtests" else ""
                 self.print(f"{phase.label} phase: {balanced}workers busy {busy}; idle tail {tail_s:.2f}s")
+
+    def show_durations(self, summary: RunSummary, count: int, minimum: float) -> None:
+        """As pytest's --durations=N (0: all), over both phases; below `minimum` (--durations-min) hidden unless
+        -vv. pytest lists setup, call and teardown apart; runtests lists each test's whole time."""
+        ranked = trace.slowest(summary, count or len(summary.tests))
+        shown = [test for test in ranked if self.verbosity >= 2 or test.duration_s >= minimum]
+        self.heading(f"slowest {count} durations" if count else "slowest durations", "bold", "==")
+        for test in shown:
+            where = ", ".join(filter(None, (test.phase, test.worker)))
+            self.print(f"{test.duration_s:.2f}s {escape(test.nodeid)} ({escape(where)})", soft_wrap=True)
+        hidden = len(ranked) - len(shown)
+        if hidden:
+            self.print(f"({hidden} durations < {minimum:g}s hidden.  Use -vv to show these durations.)")
 
     def show_pollution(self, pollution: Pollution) -> None:
         for paths, label in ((pollution.created, "created"), (pollution.changed, "changed"),
@@ -234,6 +331,17 @@ class TerminalReporter:
         errors = summary.collect_errors()
         if not failing and not errors:
             return
+        tbstyle = summary.terminal.get("tbstyle")
+        if tbstyle == "no":  # --tb=no: no failure texts (the short summary still names them)
+            failing = []
+        elif tbstyle == "line":  # --tb=line: one line per failure, where it was raised
+            for error in errors:
+                self.heading(f"ERROR collecting {error.nodeid} ({error.phase} phase)", "red")
+                self.console.out(error.longrepr, highlight=False)
+            for test in failing:
+                place = f"{test.crash_path}:{test.crash_line}" if test.crash_path else test.nodeid
+                self.console.out(f"{place}: {test.crash_message or test.outcome.value}", highlight=False)
+            return
         for error in errors:
             self.heading(f"ERROR collecting {error.nodeid} ({error.phase} phase)", "red")
             self.console.out(error.longrepr, highlight=False)
@@ -262,8 +370,18 @@ class TerminalReporter:
         """pytest's own output when a phase ended in a way its events do not explain."""
         unexplained = summary.unexplained_exit()
         for phase in summary.phases:
+            if phase.refusals:  # refused before any test ran: the reason, not pytest's tail
+                for text in phase.refusals:
+                    self.print(f"[red]runtests: refused: {escape(text)}[/]")
+                continue
             pytest_failed = phase.pytest_exit(3) or phase.pytest_exit(4)
             if not (phase.internal_errors or pytest_failed or (unexplained and unexplained[0] is phase)):
+                continue
+            if phase.summaries and phase.exit_code == 1 and not phase.internal_errors:  # --cov-fail-under, say
+                self.print(
+                    f"[red]{phase.name} phase: pytest exited with code 1 though no test failed: a plugin failed the "
+                    "session (its summary is below)[/]"
+                )
                 continue
             self.print(f"[red]{phase.name} phase: pytest exited with code {phase.exit_code}; its output ends:[/]")
             self.console.out(tail_of(phase), highlight=False)
@@ -280,7 +398,7 @@ class TerminalReporter:
             table.add_column(key, justify="right", style=STYLE[key])
         table.add_column("time", justify="right")
         for phase in summary.phases:
-            if not phase.ran:
+            if not phase.ran or phase.report_only:
                 continue
             counts = phase.counts()
             table.add_row(phase.label, phase.workers_label, *(str(counts[k]) for k in keys), f"{phase.duration_s:.2f}s")
@@ -299,6 +417,87 @@ def describe_phases(names: list[str]) -> str:
     if not names:
         return ""
     return f" ({' and '.join(names)} phase{'s' if len(names) > 1 else ''})"
+
+
+def plugin_summary_of(phase: PhaseResult) -> str:
+    """The part of a phase's pytest output its plugins wrote in their terminal summary, without lines that name
+    runtests' scratch files (a plugin announcing the part of a file runtests merges)."""
+    if phase.output_path is None or not phase.summaries:
+        return ""
+    scratch = str(phase.output_path.parent)
+    chunks = []
+    try:
+        with open(phase.output_path, "rb") as output:
+            for start, end in phase.summaries:
+                output.seek(start)
+                chunks.append(output.read(end - start).decode("utf-8", "replace"))
+    except OSError:
+        return ""
+    lines = [line for chunk in chunks for line in chunk.splitlines() if scratch not in line]
+    return "\n".join(lines).strip("\n")
+
+
+SHORT_WORDS = {"f": (Outcome.FAILED, Outcome.TIMEOUT, Outcome.NOT_RUN), "E": (Outcome.ERROR,),
+               "x": (Outcome.XFAILED,), "X": (Outcome.XPASSED,),
+               "p": (Outcome.PASSED,), "P": (Outcome.PASSED,)}  # fmt: skip
+SHORT_LABEL = {Outcome.XFAILED: "XFAIL", Outcome.XPASSED: "XPASS"}
+
+
+def short_summary_lines(summary: RunSummary, reportchars: str) -> list[str]:
+    """pytest's short test summary lines for `reportchars` (its -r, resolved): FAILED id - message, SKIPPED [n]
+    place: reason (folded by place and reason), XFAIL id - reason..."""
+    lines: list[str] = []
+    done: set[str] = set()
+    for char in reportchars:
+        if char in done:
+            continue
+        done.add(char)
+        if char == "s":
+            folded = Counter(
+                (f"{t.skip_where[0]}:{t.skip_where[1]}" if t.skip_where else t.nodeid, t.reason or "")
+                for t in summary.tests
+                if t.outcome is Outcome.SKIPPED
+            )
+            lines += [
+                f"SKIPPED [{n}] {place}: {reason.removeprefix('Skipped: ')}" for (place, reason), n in folded.items()
+            ]
+            continue
+        for test in summary.tests:
+            if test.outcome not in SHORT_WORDS.get(char, ()):
+                continue
+            word = SHORT_LABEL.get(test.outcome, test.outcome.value.upper())
+            detail = test.reason if test.outcome in (Outcome.XFAILED, Outcome.XPASSED) else test.crash_message
+            if detail is None and test.is_failing and test.longrepr:
+                detail = test.longrepr.strip().splitlines()[-1]
+            first = (detail or "").strip().splitlines()[:1]
+            lines.append(f"{word} {test.nodeid}" + (f" - {first[0]}" if first else ""))
+    return lines
+
+
+def show_collection(console: Console, result: PhaseResult, expression: str, exit_code: int) -> int:
+    """--collect-only: every collected test under the phase it would run in (-qq: a count per file); pytest's
+    exit code. Collection errors are shown as pytest shows them."""
+    for error in result.collect_errors:
+        console.print(Text(f"__ ERROR collecting {error.nodeid} __", style="red"), soft_wrap=True)
+        console.out(error.longrepr, highlight=False)
+    collected = result.collected or []
+    serial = set(result.serial_ids or ())
+    verbosity = int(result.terminal.get("verbosity", 0))
+    parallel = [nodeid for nodeid in collected if nodeid not in serial]
+    groups = (("parallel", parallel), ("serial", [nodeid for nodeid in collected if nodeid in serial]))
+    for name, ids in groups:
+        chosen = f" (chosen by {expression!r})" if name == "serial" else ""
+        console.print(Text(f"{name} phase: {len(ids)} test{'s' if len(ids) != 1 else ''}{chosen}", style="bold"))
+        if verbosity <= -2:
+            for path, n in Counter(nodeid.split("::", 1)[0] for nodeid in ids).items():
+                console.out(f"  {path}: {n}", highlight=False)
+        else:
+            for nodeid in ids:
+                console.out(f"  {nodeid}", highlight=False)
+    errors = len(result.collect_errors)
+    tail = f", {errors} error{'s' if errors != 1 else ''}" if errors else ""
+    console.print(f"{len(collected)} tests collected{tail}", highlight=False)
+    return exit_code
 
 
 def tail_of(phase: PhaseResult) -> str:
