@@ -212,6 +212,7 @@ class Warning_:
     message: str
     location: str
     phase: str
+    when: str = "runtest"  # or "collect", "config": raised once per process that collects or configures
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -323,7 +324,8 @@ class PhaseRecorder:
             result.seed = event.get("seed")
             result.coverage = bool(event.get("coverage"))
         elif kind == "warning":
-            result.warnings.append(Warning_(str(event.get("message")), str(event.get("location") or ""), result.name))
+            message, location = str(event.get("message")), str(event.get("location") or "")
+            result.warnings.append(Warning_(message, location, result.name, str(event.get("when") or "runtest")))
         elif kind == "summary":
             result.summaries.append((int(event["start"]), int(event["end"])))
         elif kind == "file":
@@ -414,8 +416,18 @@ class RunSummary:
 
     @functools.cached_property
     def warnings(self) -> list[Warning_]:
-        """Every warning pytest recorded in the phases (not the retry's: pytest alone would not have run it)."""
-        return [warning for phase in self.phases for warning in phase.warnings]
+        """The warnings pytest recorded in the phases, as one sequential pytest would count them: not the retry's
+        (pytest alone would not have run it), and a warning raised while collecting or configuring once, though
+        every xdist worker and each phase's process collects and configures."""
+        seen: set[tuple[str, str]] = set()
+        kept = []
+        for warning in (warning for phase in self.phases for warning in phase.warnings):
+            if warning.when != "runtest":
+                if (warning.message, warning.location) in seen:
+                    continue
+                seen.add((warning.message, warning.location))
+            kept.append(warning)
+        return kept
 
     @property
     def terminal(self) -> dict[str, Any]:

@@ -112,3 +112,18 @@ def test_order_balanced_by_default_and_its_old_name_still_accepted(tmp_path):
     assert make_options(tmp_path, {"order": "longest-first"}, ()).order == "balanced"  # its name before
     (tmp_path / "pyproject.toml").write_text('[tool.runtests]\norder = "longest-first"\n')
     assert make_options(tmp_path, {}, ()).order == "balanced"
+
+
+def test_serial_tests_chosen_by_expression_groups_or_marker(tmp_path):
+    write_config(tmp_path, '[tool.runtests]\nserial = "serial or isolated"\nserial_groups = ["db"]')
+    options = make_options(tmp_path, {}, ())
+    assert (options.serial_marker, options.serial_groups) == ("serial or isolated", ("db",))
+    # The command line's --serial-marker beats the file's expression; its --serial beats both.
+    assert make_options(tmp_path, {"serial_marker": "slow"}, ()).serial_marker == "slow"
+    chosen = make_options(tmp_path, {"serial_marker": "slow", "serial": "not fast"}, ())
+    assert chosen.serial_marker == "not fast"
+    with pytest.raises(UsageError, match=r"^--serial 'serial and' is not valid; expected a marker expression"):
+        make_options(tmp_path, {"serial": "serial and"}, ())
+    write_config(tmp_path, "[tool.runtests]\nserial_groups = []")
+    with pytest.raises(ConfigError, match=r"tool\.runtests\.serial_groups = \[\] is not valid"):
+        make_options(tmp_path, {}, ())

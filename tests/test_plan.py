@@ -104,3 +104,48 @@ def test_balancing_reaches_only_the_parallel_phase_and_never_reorders(dist):
     for order in ("collection",):
         assert "--runtests-balance" not in plan_for(dist=dist, order=order).phases[0].argv
     assert "--runtests-balance" in plan_for(dist=dist, order="balanced").phases[0].argv
+
+
+def test_parts_tell_each_process_its_share_of_a_run_of_several():
+    """Coverage, per-run files and refusals depend on it: first erases, middle appends, last reports."""
+    from runtests.plan import make_retry_phase
+
+    both = plan_for()
+    assert [phase.part for phase in both.phases] == ["first", "last"]
+    assert make_retry_phase(Options(cwd=Path("."))).part == "middle"
+    for alone in (plan_for(phase="parallel"), plan_for(phase="serial"), plan_for(workers=0)):
+        assert [phase.part for phase in alone.phases] == [None]  # one process is the whole run
+        assert not any(arg.startswith("--runtests-part") for arg in alone.phases[0].argv)
+
+
+def test_seed_and_serial_choice_reach_every_process():
+    plan = plan_for(seed=1234, serial_marker="serial or isolated", serial_groups=("db", "net"))
+    for phase in plan.phases:
+        assert "--runtests-seed=1234" in phase.argv
+        assert "--runtests-marker=serial or isolated" in phase.argv
+        assert "--runtests-serial-groups=db,net" in phase.argv
+
+
+@pytest.mark.parametrize(
+    ("args", "information"),
+    [(("--co", "-q"), "collect"), (("--collect-only",), "collect"), (("--fixtures",), "passthrough"),
+     (("--markers",), "passthrough"), (("--setup-plan", "tests"), "passthrough"), (("-k", "x"), None),
+     (("--", "--co"), None)],
+)  # fmt: skip
+def test_information_commands_run_one_sequential_process_over_every_test(args, information):
+    plan = plan_for(pytest_args=args)
+    assert plan.information == information
+    if information is not None:
+        (phase,) = plan.phases
+        assert phase.workers == 0 and "--runtests-select=all" in phase.argv
+
+
+@pytest.mark.parametrize(
+    ("args", "level"),
+    [((), 0), (("-v",), 1), (("-vv",), 2), (("-v", "-v"), 2), (("-q",), -1), (("-qq",), -2), (("--verbose",), 1),
+     (("--quiet", "-x"), -1), (("--verbosity=3",), 3), (("-rA",), 0), (("--", "-v"), 0), (("-vx",), 1)],
+)  # fmt: skip
+def test_verbosity_is_read_as_pytest_reads_it(args, level):
+    from runtests.plan import verbosity_of
+
+    assert verbosity_of(args) == level

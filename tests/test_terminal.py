@@ -101,3 +101,95 @@ def test_ids_are_printed_as_they_are_markup_and_emoji_codes_included():
     shown, out = reporter(color="always")
     shown.test_done(result("t.py::test_x[:fire:-[bold]]", Outcome.FAILED))
     assert "t.py::test_x[:fire:-[bold]]" in out.getvalue()
+
+
+def test_warnings_are_summarized_and_counted_as_pytest_does():
+    from runtests.results import Warning_
+
+    parallel = PhaseResult("parallel", xdist_workers=2, dist="load", exit_code=0,
+                           tests=[result(f"tests/test_w.py::t{i}", worker="gw0") for i in range(12)],
+                           warnings=[Warning_("a.py:1: DeprecationWarning: old\n  old()\n", f"tests/test_w.py::t{i}",
+                                              "parallel") for i in range(11)])  # fmt: skip
+    once = Warning_("b.py:2: UserWarning: once\n", "tests/test_s.py::s", "serial")
+    serial = PhaseResult("serial", exit_code=0, tests=[result("tests/test_s.py::s", phase="serial")], warnings=[once])
+    shown, out = reporter()
+    shown.show_summary(RunSummary((parallel, serial)))
+    text = out.getvalue()
+    assert "tests/test_w.py: 11 warnings\n  a.py:1: DeprecationWarning: old\n    old()" in text  # 10+: per file
+    assert "tests/test_s.py::s\n  b.py:2: UserWarning: once" in text
+    assert text.rstrip().splitlines()[-1].startswith("13 passed, 0 failed, 12 warnings in ")
+    one, out = reporter()
+    one.show_summary(RunSummary((serial,)))
+    assert out.getvalue().rstrip().splitlines()[-1].startswith("1 passed, 0 failed, 1 warning in ")
+
+
+def test_without_w_in_reportchars_no_warnings_summary_but_still_the_count():
+    from runtests.results import Warning_
+
+    phase = PhaseResult("serial", exit_code=0, tests=[result("t.py::t", phase="serial")],
+                        terminal={"reportchars": "fE"}, warnings=[Warning_("m", "t.py::t", "serial")])  # fmt: skip
+    shown, out = reporter()
+    shown.show_summary(RunSummary((phase,)))
+    assert "warnings summary" not in out.getvalue() and "1 warning in" in out.getvalue()
+
+
+def test_short_summary_follows_the_reportchars_in_order():
+    from runtests.report.terminal import short_summary_lines
+
+    tests = [
+        result("t.py::bad", Outcome.FAILED, crash_message="assert 1 == 2\nmore"),
+        result("t.py::err", Outcome.ERROR, longrepr="E   fixture 'db' not found"),
+        result("t.py::s1", Outcome.SKIPPED, reason="Skipped: later", skip_where=("t.py", 4)),
+        result("t.py::s2", Outcome.SKIPPED, reason="Skipped: later", skip_where=("t.py", 4)),
+        result("t.py::xf", Outcome.XFAILED, reason="known bug"),
+        result("t.py::ok"),
+    ]
+    summary_ = RunSummary((PhaseResult("parallel", exit_code=1, tests=tests),))
+    assert short_summary_lines(summary_, "sfEx") == [
+        "SKIPPED [2] t.py:4: later",
+        "FAILED t.py::bad - assert 1 == 2",
+        "ERROR t.py::err - E   fixture 'db' not found",
+        "XFAIL t.py::xf - known bug",
+    ]
+    assert short_summary_lines(summary_, "p") == ["PASSED t.py::ok"]
+    assert short_summary_lines(summary_, "") == []
+
+
+def test_verbose_prints_every_test_with_phase_worker_and_duration():
+    shown, out = reporter()
+    shown.verbosity = 1
+    shown.test_done(result("t.py::a", worker="gw1", duration_s=0.25))
+    shown.test_done(result("t.py::b", Outcome.FAILED, phase="serial", duration_s=1.0))
+    assert out.getvalue().splitlines() == ["PASSED t.py::a (parallel, gw1, 0.25s)", "FAILED t.py::b (serial, 1.00s)"]
+    quiet, out = reporter()
+    quiet.test_done(result("t.py::a"))
+    assert out.getvalue() == ""
+
+
+def test_tb_no_drops_the_failure_texts_and_tb_line_keeps_one_line_each():
+    failing = result("t.py::bad", Outcome.FAILED, longrepr="def test_bad():\nE  assert 0", crash_path="/p/t.py",
+                     crash_line=3, crash_message="assert 0")  # fmt: skip
+    for style, present, absent in (("no", "FAILED t.py::bad - assert 0", "def test_bad"),
+                                   ("line", "/p/t.py:3: assert 0", "def test_bad")):  # fmt: skip
+        phase = PhaseResult("parallel", exit_code=1, tests=[failing], terminal={"tbstyle": style})
+        shown, out = reporter()
+        shown.show_summary(RunSummary((phase,)))
+        assert present in out.getvalue() and absent not in out.getvalue(), out.getvalue()
+
+
+def test_plugin_summaries_are_shown_once_without_runtests_scratch_lines(tmp_path):
+    output = tmp_path / "serial.output.txt"
+    before = b"collected 3 items\n...\n"
+    summary_text = (b"==== tests coverage ====\nTOTAL   12   2   83%\n"
+                    + f"---- generated report log file: {tmp_path}/serial.report_log ----\n".encode())  # fmt: skip
+    output.write_bytes(before + summary_text + b"==== 3 passed ====\n")
+    phase = PhaseResult("serial", exit_code=0, tests=[result("t.py::t", phase="serial")], output_path=output,
+                        summaries=[(len(before), len(before) + len(summary_text))])  # fmt: skip
+    report_only = PhaseResult("serial", exit_code=5, report_only=True)
+    shown, out = reporter()
+    shown.show_summary(RunSummary((phase,)))
+    text = out.getvalue()
+    assert "==== tests coverage ====\nTOTAL   12   2   83%\n" in text
+    assert "generated report log file" not in text and "3 passed ====" not in text
+    table = TerminalReporter.make_table(RunSummary((PhaseResult("parallel", exit_code=0), report_only)))
+    assert len(table.rows) == 2  # the parallel phase and the total: a report-only process is not a phase row

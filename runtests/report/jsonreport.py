@@ -75,7 +75,7 @@ def describe_phase(phase: PhaseResult) -> dict[str, Any]:
         "coverage": phase.coverage,
         "report_only": phase.report_only,
         "refused": list(phase.refusals),
-        "warnings": [{"message": w.message, "location": w.location} for w in phase.warnings],
+        "warnings": [{"message": w.message, "location": w.location, "when": w.when} for w in phase.warnings],
     }
 
 
@@ -132,7 +132,7 @@ def read_summary(data: dict[str, Any]) -> RunSummary:
             report_only=bool(phase.get("report_only")),
             refusals=list(phase.get("refused", ())),
             warnings=[
-                Warning_(str(w.get("message")), str(w.get("location") or ""), phase["name"])
+                Warning_(str(w.get("message")), str(w.get("location") or ""), phase["name"], w.get("when", "runtest"))
                 for w in phase.get("warnings", ())
             ],
         )
