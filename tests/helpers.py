@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+MATRIX_PLUGINS = ("randomly", "html", "html_fixtures", "metadata", "pytest_cov", "rerunfailures", "timeout",
+                  "pytest_reportlog")  # fmt: skip
+PLUGINS_OFF = " ".join(f"-p no:{name}" for name in MATRIX_PLUGINS)
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "Sample",
     "GIT_AUTHOR_EMAIL": "sample@example.invalid",
@@ -31,8 +34,10 @@ def clean_environ(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     }
     env.update(GIT_IDENTITY)
     env["COLUMNS"] = "200"
-    # The test extras install pytest-randomly; a sample project's tests keep their order unless a test asks.
-    env["PYTEST_ADDOPTS"] = "-p no:randomly"
+    # The test extras install the plugins of the compatibility matrix (tests/test_fidelity.py). A sample project
+    # runs without them unless its test asks (Project.env): pytest-randomly would shuffle its tests, and importing
+    # the others costs every pytest process (and xdist worker) about 0.1 s.
+    env["PYTEST_ADDOPTS"] = PLUGINS_OFF
     env.update(extra or {})
     return env
 
@@ -165,6 +170,7 @@ class Project:
     """A sample project in a real git repository, with everything committed."""
 
     path: Path
+    env: dict[str, str] = dataclasses.field(default_factory=dict)  # under every run's environment
 
     def write(self, files: Mapping[str, str]) -> None:
         for name, content in files.items():
@@ -178,7 +184,8 @@ class Project:
 
     def pytest(self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 120) -> RunOutcome:
         """Plain `python -m pytest ARGS` in the project, as a user would type it."""
-        return run_command([sys.executable, "-m", "pytest", *args], cwd=self.path, env=env, timeout=timeout)
+        environ = {**self.env, **(env or {})}
+        return run_command([sys.executable, "-m", "pytest", *args], cwd=self.path, env=environ, timeout=timeout)
 
     def run(
         self,
@@ -194,8 +201,9 @@ class Project:
         if report_path is not None:
             report_path.unlink(missing_ok=True)
             argv[3:3] = ["--json-report", str(report_path)]
+        environ = {**self.env, **(env or {})}
         return run_command(
-            argv, cwd=self.path, env=env, timeout=timeout, input_text=input_text, report_path=report_path
+            argv, cwd=self.path, env=environ, timeout=timeout, input_text=input_text, report_path=report_path
         )
 
     def status(self) -> str:

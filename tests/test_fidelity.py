@@ -171,10 +171,24 @@ SERIAL_TESTS = {"tests/test_shared.py::test_shared_write", "tests/test_shared.py
                 "tests/test_shared.py::test_vacuum"}  # fmt: skip
 
 
+# The matrix's plugins are installed and active here, as in a user's environment; pytest-randomly only where a
+# test asks for it.
+PLUGINS_ON = {"PYTEST_ADDOPTS": "-p no:randomly"}
+
+
 @pytest.fixture
-def inventory_project(sample_project):
-    project = sample_project({**INVENTORY, ".gitignore": ".coverage*\ncoverage.xml\n*.jsonl\n*.xml\n*.html\n"})
-    return project
+def with_plugins(sample_project):
+    def make(files):
+        project = sample_project(files)
+        project.env = dict(PLUGINS_ON)
+        return project
+
+    return make
+
+
+@pytest.fixture
+def inventory_project(with_plugins):
+    return with_plugins({**INVENTORY, ".gitignore": ".coverage*\ncoverage.xml\n*.jsonl\n*.xml\n*.html\n"})
 
 
 def last_line(output: str) -> str:
@@ -345,8 +359,8 @@ def test_per_run_files_are_merged_or_refused(inventory_project):
     assert (project.path / "page.html").is_file()
 
 
-def test_rerunfailures_and_last_failed_keep_working(sample_project):
-    project = sample_project(
+def test_rerunfailures_and_last_failed_keep_working(with_plugins):
+    project = with_plugins(
         {
             "test_flaky.py": """
                 import os, pathlib
@@ -437,10 +451,10 @@ def test_short_summary_tb_and_quiet_as_pytest(sample_project):
     assert "test_r.py:4: AssertionError: arithmetic" in quiet.stdout, quiet
 
 
-def test_pytest_timeout_given_to_pytest_works_in_both_phases(sample_project):
+def test_pytest_timeout_given_to_pytest_works_in_both_phases(with_plugins):
     """pytest-timeout's own --timeout (after `--`; runtests' --timeout is its own option) fails a hanging test in
     the parallel and in the serial phase, as plain pytest does."""
-    project = sample_project(
+    project = with_plugins(
         {
             "test_hang.py": """
                 import time
@@ -465,3 +479,20 @@ def test_pytest_timeout_given_to_pytest_works_in_both_phases(sample_project):
         "test_hang.py::test_quick": "passed",
     }
     assert "Timeout" in run.stdout
+
+
+def test_a_worker_crash_under_runtests_scheduler_with_rerunfailures_installed(with_plugins):
+    """pytest-rerunfailures handles every worker crash (it reads the scheduler's config): under runtests' own
+    scheduler that was an INTERNALERROR. The crash is an error, the other tests run, the run ends in order."""
+    tests = "".join(f"def test_{i}(): pass\n" for i in range(6))
+    project = with_plugins({"test_crash.py": "import os\n\ndef test_dies():\n    os._exit(3)\n\n" + tests})
+    durations = project.path.parent / "durations.json"
+    durations.write_text(
+        json.dumps({f"test_crash.py::test_{i}": 0.01 for i in range(6)} | {"test_crash.py::test_dies": 0.5})
+    )
+    run = project.run("-n", "2", "--durations-file", str(durations)).assert_exit(1)
+    assert run.report["phases"][0]["scheduler"] == "runtests"
+    outcomes = run.outcomes()
+    assert outcomes.pop("test_crash.py::test_dies") == "error"
+    assert set(outcomes.values()) == {"passed"} and len(outcomes) == 6
+    assert "INTERNALERROR" not in run.output
