@@ -496,3 +496,23 @@ def test_a_worker_crash_under_runtests_scheduler_with_rerunfailures_installed(wi
     assert outcomes.pop("test_crash.py::test_dies") == "error"
     assert set(outcomes.values()) == {"passed"} and len(outcomes) == 6
     assert "INTERNALERROR" not in run.output
+
+
+def test_warning_filters_and_coverage_settings_act_as_in_pytest(inventory_project):
+    """-W error turns a warning into the same failure; -p no:warnings records none; coverage's own
+    `parallel = true` still gives one combined TOTAL."""
+    project = inventory_project
+    strict = project.pytest("-W", "error::DeprecationWarning")
+    run = project.run("-n", "2", "--", "-W", "error::DeprecationWarning").assert_exit(1)
+    assert run.outcomes()["tests/test_items.py::test_legacy_total_warns"] == "failed"
+    assert "1 failed" in last_line(strict.stdout) and "1 failed" in last_line(run.stdout)
+    silent = project.run("-n", "2", "--", "-p", "no:warnings").assert_exit(0)
+    assert warnings_in(last_line(silent.stdout)) == 0 and "warnings summary" not in silent.stdout
+    project.write({".coveragerc": "[run]\nparallel = true\n"})
+    project.commit()
+    plain = project.pytest("--cov=inventory")
+    for leftover in project.path.glob(".coverage*"):
+        if leftover.name != ".coveragerc":
+            leftover.unlink()
+    combined = project.run("-n", "2", "--", "--cov=inventory").assert_exit(0)
+    assert total_line(combined.stdout) == total_line(plain.stdout)
