@@ -11,7 +11,9 @@ write_outputs(summary)                       JSON, JUnit, trace, CI annotations,
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import itertools
 import os
 import shutil
 import tempfile
@@ -20,13 +22,22 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runtests import durations, events, gitcheck
+from runtests import durations, events, gitcheck, replay
 from runtests.config import Options
 from runtests.diagnose import check_guarantees, diagnosed
-from runtests.errors import DirtyWorktreeError, GitUnavailableError
-from runtests.plan import PARALLEL, RETRY, Phase, Plan, make_plan, make_retry_phase
+from runtests.errors import DirtyWorktreeError, GitUnavailableError, UsageError
+from runtests.plan import PARALLEL, RETRY, Phase, Plan, make_plan, make_replay_phase, make_retry_phase
 from runtests.resolve import read_if_present, resolve
-from runtests.results import Outcome, PhaseRecorder, PhaseResult, RunSummary
+from runtests.results import (
+    FAILS_ALONE,
+    PARALLEL_ONLY,
+    Outcome,
+    PhaseRecorder,
+    PhaseResult,
+    RetryResult,
+    RunSummary,
+    TestResult,
+)
 from runtests.runner import Limits, OutputTail, PhaseProcess, PhaseStarter
 
 if TYPE_CHECKING:
@@ -93,6 +104,62 @@ def run_information(plan: Plan, options: Options, starter: PhaseStarter) -> int:
     from runtests.report.terminal import make_console, show_collection
 
     return show_collection(make_console(options.color), result, plan.marker, ran.exit_code)
+
+
+def run_diagnose(options: Options, nodeid: str, environ: Mapping[str, str]) -> int:
+    """`runtests diagnose NODEID`: replay one test against the suite's collection order, without a full run: alone,
+    twice, then after its predecessors, and bisect for the culprit. Exit 0 when no order dependence shows."""
+    from runtests.report.terminal import TerminalReporter, describe_verdict, make_console
+
+    options = resolve(options, environ, os.cpu_count() or 1, read_if_present)
+    workdir = Path(tempfile.mkdtemp(prefix="runtests-"))
+    starter = PhaseStarter(options.cwd, workdir, environ, False)
+    reporter = TerminalReporter(make_console(options.color), False)
+    try:
+        listing = dataclasses.replace(options, pytest_args=(*options.pytest_args, "--collect-only"))
+        collect = make_plan(listing).phases[0]
+        result = PhaseResult(collect.name)
+        recorder = PhaseRecorder(result)
+
+        def on_event(event: dict[str, object]) -> None:
+            recorder.add(event)
+
+        ran = starter.take(collect).run(on_event)
+        recorder.finish(ran.exit_code, ran.interrupted, ran.timed_out)
+        collected = result.collected or []
+        if result.collect_errors or nodeid not in collected:
+            why = "collection failed" if result.collect_errors else f"{len(collected)} tests were collected"
+            raise UsageError(f"{nodeid}: not a collected test ({why}); give a node id as `runtests --co -q` lists it")
+        limits = Limits()
+        budget = replay.Budget(replay.replays_for(collected.index(nodeid)), time.monotonic() + options.replay_budget)
+        counter = itertools.count(1)
+
+        def run(before: Sequence[str]) -> tuple[Outcome, float]:
+            phase = make_replay_phase(options, next(counter))
+            outcome, seconds = replay_once(starter.take(phase, [*before, nodeid]), nodeid, limits)
+            reporter.replay_done(nodeid, len(before), outcome, seconds)
+            return outcome, seconds
+
+        found = replay.diagnose([], collected[: collected.index(nodeid)], run, budget)
+        if found is None:
+            raise UsageError("--replay-budget 0: no replay could run; give it seconds")
+        retry = RetryResult(found.outcome, None, found.verdict, found.culprits, found.where, found.replays,
+                            found.complete)  # fmt: skip
+        test = TestResult(nodeid, "diagnose", found.outcome, retry=retry)
+        replays = sum(1 for r in found.replays if r.duration_s)
+        seconds = sum(r.duration_s for r in found.replays)
+        if found.verdict == PARALLEL_ONLY:
+            reporter.print(f"{nodeid}: passes alone and after the {collected.index(nodeid)} tests collected before "
+                           "it: no order dependence shows")  # fmt: skip
+        elif found.verdict == FAILS_ALONE:
+            reporter.print(f"{nodeid}: fails alone and after the tests collected before it: a real failure")
+        else:
+            reporter.print(f"{found.verdict}: {describe_verdict(test, RunSummary(()))}")
+        reporter.print(f"{replays} replays in {seconds:.2f}s" + ("" if found.complete else "; the budget ran out"))
+        return 0 if found.verdict == PARALLEL_ONLY else 1
+    finally:
+        starter.cancel()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def merge_plugin_files(results: Sequence[PhaseResult]) -> list[str]:
@@ -175,6 +242,10 @@ def run_phases(
             retry = make_retry_phase(options)
             rerun = execute_phase(retry, starter.take(retry, failures), reporter, limits)
             worktree.after_phase(retry.name)
+            replayable = rerun.tests and not (rerun.interrupted or rerun.timed_out or rerun.collect_errors)
+            if replayable and options.replay_budget > 0:
+                rerun.diagnoses = replay_failures(result, rerun, options, starter, reporter, limits)
+                worktree.after_phase(retry.name)
             yield rerun
             if rerun.interrupted or rerun.timed_out:
                 return
@@ -232,6 +303,63 @@ def execute_phase(
         reporter.test_done(test)
     reporter.phase_finished(result)
     return result
+
+
+DIAGNOSED_MAX = 5  # parallel failures diagnosed by replay in one run; the others keep the retry's verdict
+
+
+def replay_failures(
+    parallel: PhaseResult,
+    retry: PhaseResult,
+    options: Options,
+    starter: PhaseStarter,
+    reporter: TerminalReporter,
+    limits: Limits,
+) -> dict[str, replay.Diagnosis]:
+    """Diagnose the first parallel failures by replaying them in fresh sequential processes (runtests.replay):
+    alone, after what ran before them on their worker, after their collection-order predecessors; culprits by
+    delta debugging. Within --replay-budget seconds and DIAGNOSED_MAX failures."""
+    failing = [t for t in parallel.tests if t.is_failing and t.outcome is not Outcome.NOT_RUN][:DIAGNOSED_MAX]
+    again = {test.nodeid: test.outcome for test in retry.tests}
+    position = {nodeid: index for index, nodeid in enumerate(parallel.collected or ())}
+    budget = replay.Budget(sum(replay.replays_for(position.get(t.nodeid, 0)) for t in failing),
+                           time.monotonic() + options.replay_budget)  # fmt: skip
+    if limits.run_deadline is not None:
+        budget.deadline = min(budget.deadline, limits.run_deadline)
+    counter = itertools.count(1)
+    diagnoses: dict[str, replay.Diagnosis] = {}
+    for test in failing:
+
+        def run(before: Sequence[str], nodeid: str = test.nodeid) -> tuple[Outcome, float]:
+            number = next(counter)
+            phase = make_replay_phase(options, number)
+            outcome, seconds = replay_once(starter.take(phase, [*before, nodeid]), nodeid, limits)
+            reporter.replay_done(nodeid, len(before), outcome, seconds)
+            return outcome, seconds
+
+        collected = list(parallel.collected or ())
+        collection_before = collected[: position[test.nodeid]] if test.nodeid in position else []
+        worker_before = [t.nodeid for t in replay.ran_before(parallel.tests, test)]
+        first = again.get(test.nodeid) if len(retry.tests) == 1 else None
+        diagnosis = replay.diagnose(worker_before, collection_before, run, budget, test.worker, first)
+        if diagnosis is None:
+            break
+        diagnoses[test.nodeid] = diagnosis
+    return diagnoses
+
+
+def replay_once(process: PhaseProcess, nodeid: str, limits: Limits) -> tuple[Outcome, float]:
+    """Run one replay's process: the outcome of the test it replays (not_run when it never got there)."""
+    result = PhaseResult("replay")
+    recorder = PhaseRecorder(result)
+
+    def on_event(event: dict[str, object]) -> None:
+        recorder.add(event)
+
+    ran = process.run(on_event, limits)
+    recorder.finish(ran.exit_code, ran.interrupted, ran.timed_out)
+    outcome = next((t.outcome for t in result.tests if t.nodeid == nodeid), Outcome.NOT_RUN)
+    return outcome, ran.duration_s
 
 
 def retry_candidates(parallel: PhaseResult) -> list[str]:

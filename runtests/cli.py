@@ -96,6 +96,13 @@ def wants_live_view(options: Any, environ: Mapping[str, str]) -> bool:
     help="with --retry-serially: count failures that pass alone as passed (still flagged).",
 )
 @click.option(
+    "--replay-budget",
+    type=float,
+    metavar="S",
+    help="with --retry-serially: seconds of replays that find what a failure depends on or is broken by; 0: "
+    "only the retry alone.  [default: 120]",
+)
+@click.option(
     "--strict-guarantees/--no-strict-guarantees",
     default=None,
     help="exit 3 when the events show a broken scheduling guarantee (a split xdist_group, say).",
@@ -169,13 +176,37 @@ def combine_command(
     return run_combine(list(reports), json_report, junitxml, min_pass_rate, durations_file, console)
 
 
+@click.command(
+    name="diagnose",
+    help="Replay one test in fresh sequential processes against the suite's collection order: alone (twice), "
+    "after the tests collected before it, then bisecting them for the one it depends on or is broken by. "
+    "PYTEST_ARGS select the suite, as for a run.",
+    epilog=EPILOG,
+    context_settings={"ignore_unknown_options": True, "help_option_names": ["-h", "--help"]},
+)
+@click.argument("nodeid")
+@click.option("-C", "directory", metavar="DIR", default=".", help="run as if started in DIR.")
+@click.option("--replay-budget", type=float, metavar="S", help="seconds of replays.  [default: 120]")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]))
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED, metavar="[PYTEST_ARGS]...")
+def diagnose_command(nodeid: str, directory: str, pytest_args: tuple[str, ...], **given: Any) -> int:
+    from runtests.app import run_diagnose
+    from runtests.config import make_options
+
+    options = make_options(Path(directory), given, pytest_args)
+    return run_diagnose(options, nodeid, os.environ)
+
+
+SUBCOMMANDS = {"combine": combine_command, "diagnose": diagnose_command}
+
+
 def main(argv: Sequence[str] | None = None, launcher: Launcher | None = None) -> int:
     """Runs the command line and turns every expected failure into a message and an exit code. `launcher`: the
     first pytest process, started ahead by the entry point (runtests.prestart), for the run to use."""
     args = list(sys.argv[1:] if argv is None else argv)
-    # `combine` is the one subcommand; everything else is a run, whose free arguments belong to pytest.
-    chosen, args = (combine_command, args[1:]) if args[:1] == ["combine"] else (command, args)
-    prog = "runtests combine" if chosen is combine_command else "runtests"
+    # `combine` and `diagnose` are the subcommands; everything else is a run, whose free arguments belong to pytest.
+    chosen, args = (SUBCOMMANDS[args[0]], args[1:]) if args[:1] and args[0] in SUBCOMMANDS else (command, args)
+    prog = f"runtests {chosen.name}" if chosen is not command else "runtests"
     try:
         return int(chosen.main(args=args, prog_name=prog, standalone_mode=False, obj=launcher))
     except click.exceptions.Exit as exc:

@@ -48,6 +48,7 @@ class Options:
     trace: Path | None = None
     slowest: int = 0
     config_file: Path | None = None
+    replay_budget: float = 120.0  # seconds of replays diagnosing parallel failures (--retry-serially); 0: none
     seed: int | None = None  # pytest-randomly's seed for every process of the run (runtests.resolve draws one)
     notes: tuple[str, ...] = ()  # what resolving the options decided, for the report (runtests.resolve)
 
@@ -70,6 +71,7 @@ CONFIG_KEYS: dict[str, str] = {
     "strict_guarantees": "true or false",
     "timeout": "a number of seconds > 0",
     "run_timeout": "a number of seconds > 0",
+    "replay_budget": "a number of seconds >= 0",
     "shard": "K/N with 1 <= K <= N, e.g. 2/3",
     "durations_file": "a file path",
     "junitxml": "a file path",
@@ -143,6 +145,10 @@ def check_value(key: str, value: Any) -> Any:
     if key in FLAGS:
         if isinstance(value, bool):
             return value
+        raise ValueError(value)
+    if key == "replay_budget":
+        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+            return float(value)
         raise ValueError(value)
     if key in ("timeout", "run_timeout"):
         if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:

@@ -55,13 +55,22 @@ def find_suspects(tests: list[TestResult], limit: int = SUSPECTS_MAX) -> dict[st
 
 
 def retry_verdicts(parallel: PhaseResult, retry: PhaseResult) -> dict[str, RetryResult]:
-    """Each retried parallel failure's verdict, from the retry phase."""
+    """Each retried parallel failure's verdict: the replays' (runtests.replay) where it was diagnosed by them,
+    else the retry phase's outcome alone."""
     again = {test.nodeid: test for test in retry.tests}
-    return {
-        test.nodeid: RetryResult(again[test.nodeid].outcome, again[test.nodeid].longrepr)
-        for test in parallel.tests
-        if test.is_failing and test.nodeid in again
-    }
+    verdicts = {}
+    for test in parallel.tests:
+        if not test.is_failing or test.nodeid not in again:
+            continue
+        found = retry.diagnoses.get(test.nodeid)
+        if found is None:
+            verdicts[test.nodeid] = RetryResult(again[test.nodeid].outcome, again[test.nodeid].longrepr)
+            continue
+        verdicts[test.nodeid] = RetryResult(
+            found.outcome, again[test.nodeid].longrepr, found.verdict, found.culprits, found.where, found.replays,
+            found.complete,
+        )  # fmt: skip
+    return verdicts
 
 
 def diagnosed(phase: PhaseResult, retry: PhaseResult | None) -> PhaseResult:

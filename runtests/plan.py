@@ -143,6 +143,12 @@ def make_retry_phase(options: Options) -> Phase:
     return make_phase(RETRY, events.SELECT_LISTED, 0, options, events.PART_MIDDLE)
 
 
+def make_replay_phase(options: Options, number: int) -> Phase:
+    """One replay of a diagnosis (runtests.replay): a fresh sequential process running the listed node ids, in the
+    listed order. It adds to the run's coverage and reports nothing of its own, as the retry."""
+    return make_phase(f"replay-{number}", events.SELECT_LISTED, 0, options, events.PART_MIDDLE)
+
+
 def make_plan(options: Options) -> Plan:
     args = options.pytest_args
     check_pytest_args(args)

@@ -30,8 +30,13 @@ COUNT_KEYS = ("passed", "failed", "errors", "skipped", "xfailed", "xpassed", "ti
 COUNT_KEY = {outcome: ("errors" if outcome is Outcome.ERROR else outcome.value) for outcome in Outcome}
 PASSING = frozenset({Outcome.PASSED, Outcome.XFAILED, Outcome.XPASSED})  # what pytest treats as success
 FAILING = frozenset({Outcome.FAILED, Outcome.ERROR, Outcome.TIMEOUT, Outcome.NOT_RUN})
-PARALLEL_ONLY = "parallel-only"
-FAILS_ALONE = "fails-alone"
+# The verdicts on a parallel failure run again (--retry-serially; runtests.replay): JSON names scripts read.
+FAILS_ALONE = "fails-alone"  # fails alone and after its collection-order predecessors: a real failure
+DEPENDS_ON_EARLIER = "depends-on-earlier"  # fails alone, passes after its predecessors: needs a state-setter
+BROKEN_BY_EARLIER = "broken-by-earlier"  # passes alone, fails after what ran before it on its worker: a polluter
+PARALLEL_ONLY = "parallel-only"  # passes in every sequential replay: concurrency with other workers breaks it
+FLAKY = "flaky"  # identical replays disagree
+VERDICTS = (FAILS_ALONE, DEPENDS_ON_EARLIER, BROKEN_BY_EARLIER, PARALLEL_ONLY, FLAKY)
 SUBTEST_KEYS = ("passed", "failed", "skipped", "xfailed")
 
 
@@ -43,14 +48,32 @@ class SubtestResult:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class RetryResult:
-    """A parallel failure run again, alone, in a fresh sequential process."""
+class Replay:
+    """One fresh sequential process of a diagnosis: `before` ran first, in order, then the failing test."""
 
+    kind: str  # alone, alone-again, worker-order, collection-order, bisect, confirm
+    before: tuple[str, ...]
     outcome: Outcome
+    duration_s: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RetryResult:
+    """A parallel failure run again in fresh sequential processes: alone (the retry phase), and, when it was
+    diagnosed by replay, after its predecessors (runtests.replay)."""
+
+    outcome: Outcome  # alone
     longrepr: str | None = None
+    diagnosed: str | None = None  # the replays' verdict; None: the retry phase's outcome alone decides
+    culprits: tuple[str, ...] = ()  # the state-setters or polluters the replays found
+    where: str = ""  # where the culprits ran: a worker id, or "collection order"
+    replays: tuple[Replay, ...] = ()
+    complete: bool = True  # False: the replay budget ran out first
 
     @property
     def verdict(self) -> str:
+        if self.diagnosed is not None:
+            return self.diagnosed
         return FAILS_ALONE if self.outcome in FAILING else PARALLEL_ONLY
 
 
@@ -259,6 +282,7 @@ class PhaseResult:
     files: list[PluginFile] = dataclasses.field(default_factory=list)
     refusals: list[str] = dataclasses.field(default_factory=list)
     pytest_output: Path | None = None  # under -s: pytest's own lines, apart from what the tests printed
+    diagnoses: dict[str, Any] = dataclasses.field(default_factory=dict)  # retry: nodeid -> replay.Diagnosis
     serial_ids: list[str] | None = None  # under --collect-only: the collected tests the serial phase takes
 
     @property

@@ -70,8 +70,9 @@ def select(config: pytest.Config, items: list[pytest.Item]) -> list[str] | None:
     choice = config.getoption(events.SELECT_OPTION)
     if choice == events.SELECT_LISTED:
         with open(config.getoption(events.ONLY_OPTION), encoding="utf-8") as listing:
-            listed = set(listing.read().splitlines())
-        deselect(config, items, lambda item: plain_nodeid(item.nodeid) in listed)
+            order = {nodeid: index for index, nodeid in enumerate(listing.read().splitlines())}
+        deselect(config, items, lambda item: plain_nodeid(item.nodeid) in order)
+        items.sort(key=lambda item: order[plain_nodeid(item.nodeid)])  # the listed order: a replay's order
         return None
     held_back: list[str] = []
     if choice != events.SELECT_ALL:

@@ -50,7 +50,8 @@ class FakeStarter:
 
     def take(self, phase, only_ids=None) -> FakeProcess:
         FakeStarter.taken.append((phase.name, only_ids))
-        return FakeProcess(FakeStarter.scripts[phase.name])
+        name = "replay" if phase.name.startswith("replay-") else phase.name  # every replay plays one script
+        return FakeProcess(FakeStarter.scripts[name])
 
     def cancel(self, name=None) -> None:
         FakeStarter.cancelled.append(name)
@@ -117,12 +118,18 @@ def test_retry_verdicts_and_suspects_reach_the_frozen_summary(fake, tmp_path: Pa
                      {"e": "finish", "exitstatus": 1}],
         "retry": [start(0), {"e": "collected", "ids": ["a.py::t"]}, passed("a.py::t", None, 20.0),
                   {"e": "finish", "exitstatus": 0}],
+        "replay": [start(0), {"e": "collected", "ids": ["a.py::t"]}, passed("a.py::t", None, 30.0),
+                   {"e": "finish", "exitstatus": 0}],
     }  # fmt: skip
     code, report = run(tmp_path, retry_serially=True)
     assert code == 1  # parallel-only failures still fail the run
     assert ("retry", ["a.py::t"]) in fake.taken
     (test,) = [t for t in report["tests"] if t["nodeid"] == "a.py::t"]
-    assert test["retry"] == {"outcome": "passed", "verdict": "parallel-only"} and test["suspects"] == ["b.py::u"]
+    assert (test["retry"]["outcome"], test["retry"]["verdict"]) == ("passed", "parallel-only")
+    assert test["suspects"] == ["b.py::u"]
+    # Replayed once more alone (the retry phase ran it alone already); nothing ran before it on gw0 or in order.
+    assert [r["kind"] for r in test["retry"]["replays"]] == ["alone", "alone-again"]
+    assert ("replay-1", ["a.py::t"]) in fake.taken
     assert report["retries"]["parallel_only"] == 1
     code, report = run(tmp_path, retry_serially=True, accept_parallel_only=True)
     assert code == 0 and report["pass_rate"] == 100.0

@@ -211,3 +211,19 @@ def test_recorder_keeps_collection_and_phase_facts():
     result = recorder.result
     assert (result.workers, result.dist, result.collected, result.held_back) == (2, "loadfile", ["a", "b"], ["c"])
     assert result.collect_errors == [CollectError("x.py", "E", "parallel")]
+
+
+def test_accept_parallel_only_accepts_that_verdict_alone():
+    """--accept-parallel-only counts as passed the failures whose replays say parallel-only, and only those: a
+    failure that passed alone but was broken by an earlier test, or is flaky, still fails."""
+    from runtests.results import VERDICTS, RetryResult, count_outcomes
+
+    tests = [
+        TestResult(f"t.py::{verdict}", "parallel", Outcome.FAILED, retry=RetryResult(Outcome.PASSED, None, verdict))
+        for verdict in VERDICTS
+    ]
+    counts = count_outcomes(tests, accept_parallel_only=True)
+    assert (counts["passed"], counts["failed"]) == (1, len(VERDICTS) - 1)
+    assert [t.nodeid for t in tests if t.is_parallel_only] == ["t.py::parallel-only"]
+    undiagnosed = TestResult("t.py::x", "parallel", Outcome.FAILED, retry=RetryResult(Outcome.PASSED))
+    assert undiagnosed.is_parallel_only  # without replays the retry alone decides, as before

@@ -11,9 +11,12 @@ from runtests.config import Options
 from runtests.files import write_atomically
 from runtests.gitcheck import WorktreeReport, WorktreeState
 from runtests.results import (
+    FAILING,
+    VERDICTS,
     CollectError,
     Outcome,
     PhaseResult,
+    Replay,
     RetryResult,
     RunSummary,
     SubtestResult,
@@ -48,6 +51,17 @@ def describe_test(test: TestResult) -> dict[str, Any]:
         data["xdist_group"] = test.group
     if test.retry is not None:
         data["retry"] = {"outcome": test.retry.outcome.value, "verdict": test.retry.verdict}
+        if test.retry.diagnosed is not None:
+            data["retry"] |= {
+                "culprits": list(test.retry.culprits),
+                "where": test.retry.where,
+                "complete": test.retry.complete,
+                "replays": [
+                    {"kind": r.kind, "before": len(r.before), "outcome": r.outcome.value,
+                     "duration_s": round(r.duration_s, 6)}
+                    for r in test.retry.replays
+                ],
+            }  # fmt: skip
     if test.is_failing and test.worker is not None:
         data["suspects"] = list(test.suspects)
     return data
@@ -79,6 +93,15 @@ def describe_phase(phase: PhaseResult) -> dict[str, Any]:
     }
 
 
+def read_retry(data: dict[str, Any]) -> RetryResult:
+    replays = tuple(
+        Replay(r["kind"], (), Outcome(r["outcome"]), float(r.get("duration_s") or 0.0)) for r in data.get("replays", ())
+    )
+    diagnosed = data.get("verdict") if "replays" in data else None
+    return RetryResult(Outcome(data["outcome"]), None, diagnosed, tuple(data.get("culprits", ())),
+                       str(data.get("where", "")), replays, bool(data.get("complete", True)))  # fmt: skip
+
+
 def read_test(data: dict[str, Any]) -> TestResult:
     """The inverse of describe_test, for `runtests combine`."""
     retry = data.get("retry")
@@ -97,7 +120,7 @@ def read_test(data: dict[str, Any]) -> TestResult:
         subtests=[SubtestResult(s["outcome"], s.get("description", "")) for s in data.get("subtests", ())],
         crashed=bool(data.get("crashed")),
         group=data.get("xdist_group"),
-        retry=None if retry is None else RetryResult(Outcome(retry["outcome"])),
+        retry=None if retry is None else read_retry(retry),
         suspects=list(data.get("suspects", ())),
     )
 
@@ -194,7 +217,10 @@ def make_report(summary: RunSummary) -> dict[str, Any]:
             "phase": describe_phase(summary.retry),
             "retried": len(retried),
             "parallel_only": sum(test.is_parallel_only for test in retried),
-            "fails_alone": sum(not test.is_parallel_only for test in retried),
+            "fails_alone": sum(test.retry is not None and test.retry.outcome in FAILING for test in retried),
+            "verdicts": {v: sum(t.retry is not None and t.retry.verdict == v for t in retried) for v in VERDICTS},
+            "replays": sum(len([r for r in t.retry.replays if r.duration_s]) for t in retried if t.retry),
+            "replay_s": round(sum(r.duration_s for t in retried if t.retry for r in t.retry.replays), 6),
             "accepted": summary.accept_parallel_only,
         },
         "broken_guarantees": list(summary.broken_guarantees),

@@ -16,7 +16,20 @@ from rich.text import Text
 from runtests.gitcheck import Pollution, WorktreeState, describe_paths
 from runtests.plan import Phase
 from runtests.report import trace
-from runtests.results import COUNT_KEYS, Outcome, PhaseResult, RunSummary, TestResult, format_pass_rate
+from runtests.results import (
+    BROKEN_BY_EARLIER,
+    COUNT_KEYS,
+    DEPENDS_ON_EARLIER,
+    FAILING,
+    FAILS_ALONE,
+    FLAKY,
+    PARALLEL_ONLY,
+    Outcome,
+    PhaseResult,
+    RunSummary,
+    TestResult,
+    format_pass_rate,
+)
 
 REFRESH_PER_S = 8
 STYLE = {key: "green" if key == "passed" else "yellow" if key in ("skipped", "xfailed", "xpassed") else "red"
@@ -186,6 +199,14 @@ class TerminalReporter:
         if self.verbosity >= 0 or result.interrupted:
             self.print(f"{result.name} phase: {status} in {result.duration_s:.2f}s{workers}")
 
+    def replay_done(self, nodeid: str, before: int, outcome: Outcome, seconds: float) -> None:
+        """One replay of a diagnosis, as it ends: the live view's progress, a line in plain output."""
+        if self.verbosity < 0:
+            return
+        after = f"after {before} test{'s' if before != 1 else ''}" if before else "alone"
+        style = "red" if outcome in FAILING else "green"
+        self.print(f"replay: {escape(nodeid)} {after}: [{style}]{outcome.value}[/] ({seconds:.2f}s)", soft_wrap=True)
+
     def phase_skipped(self, name: str, reason: str) -> None:
         self.print(f"{name} phase: skipped, {escape(reason)}")
 
@@ -306,20 +327,36 @@ class TerminalReporter:
             )
 
     def show_parallel_only(self, summary: RunSummary) -> None:
+        """The retried failures by verdict, the replays it took, and the advice that fits each verdict."""
         retried = summary.retried()
         if not retried:
             return
         alone = [test for test in retried if test.is_parallel_only]
+        passed = sum(test.retry is not None and test.retry.outcome not in FAILING for test in retried)
         self.print(
-            f"retried alone: {len(retried)} parallel failure(s): {len(alone)} passed alone (parallel-only), "
-            f"{len(retried) - len(alone)} failed alone too"
+            f"retried alone: {len(retried)} parallel failure(s): {passed} passed alone, {len(retried) - passed} "
+            "failed alone too"
         )
+        by_verdict = Counter(test.retry.verdict for test in retried if test.retry is not None)
+        replays = [r for test in retried if test.retry is not None for r in test.retry.replays if r.duration_s]
+        if replays:
+            verdicts = ", ".join(f"{n} {verdict}" for verdict, n in by_verdict.items())
+            seconds = sum(r.duration_s for r in replays)
+            cut = any(test.retry is not None and not test.retry.complete for test in retried)
+            budget = "; the replay budget ran out before the end (--replay-budget)" if cut else ""
+            self.print(f"diagnosis by replay: {verdicts}; {len(replays)} replays in {seconds:.2f}s{budget}")
+        for verdict in (DEPENDS_ON_EARLIER, BROKEN_BY_EARLIER, FLAKY):
+            tests = [test for test in retried if test.retry is not None and test.retry.verdict == verdict]
+            if tests:
+                self.print(f"[yellow bold]{verdict}:[/] " + VERDICT_ADVICE[verdict])
+                for test in tests:
+                    self.print(f"  {escape(describe_verdict(test, summary))}", soft_wrap=True)
         if not alone:
             return
         accepted = " (counted as passed: --accept-parallel-only)" if summary.accept_parallel_only else ""
         self.print(
-            f"[yellow bold]parallel-only failures{accepted}:[/] these tests pass alone: they share state with tests "
-            "that ran at the same time on other workers, or before them on their own"
+            f"[yellow bold]parallel-only failures{accepted}:[/] these tests pass in every sequential replay: they "
+            "share state with tests that ran at the same time on other workers"
         )
         for test in alone:
             suspects = f"  ran beside: {', '.join(test.suspects)}" if test.suspects else ""
@@ -351,7 +388,11 @@ class TerminalReporter:
             self.console.out(test.longrepr or "(no details)", highlight=False)
             if test.retry is not None:
                 verdict = "passes alone: parallel-only" if test.is_parallel_only else "fails alone too"
+                if test.retry.verdict not in (PARALLEL_ONLY, FAILS_ALONE):
+                    verdict = test.retry.verdict
                 self.print(f"[bold]retried alone:[/] {test.retry.outcome.value}, {verdict}")
+                if test.retry.verdict in (DEPENDS_ON_EARLIER, BROKEN_BY_EARLIER, FLAKY):
+                    self.print(f"[bold]replays:[/] {escape(describe_verdict(test, summary))}", soft_wrap=True)
             if test.suspects:
                 self.print("[bold]ran at the same time on other workers:[/] " + escape(", ".join(test.suspects)))
             for header, content in test.sections:
@@ -417,6 +458,39 @@ def describe_phases(names: list[str]) -> str:
     if not names:
         return ""
     return f" ({' and '.join(names)} phase{'s' if len(names) > 1 else ''})"
+
+
+VERDICT_ADVICE = {
+    DEPENDS_ON_EARLIER: "these tests fail alone and pass after an earlier test: give each a fixture that sets up "
+    "what it needs, instead of relying on the test that happens to run first",
+    BROKEN_BY_EARLIER: "these tests pass alone and fail after an earlier test in the same process: that test "
+    "leaves process state behind (a global, a singleton, an environment variable, a cache): reset it in a fixture",
+    FLAKY: "identical replays of these tests disagree: not an order problem; look for randomness, time or the network",
+}
+
+
+def describe_verdict(test: TestResult, summary: RunSummary) -> str:
+    """`test_x depends on test_y (ran on gw1; it fails without it)`, `test_x is broken by test_z, which ran before
+    it on gw0`, or what the replays of a flaky test showed."""
+    retry = test.retry
+    if retry is None:
+        return test.nodeid
+    names = ", ".join(retry.culprits) or "?"
+    partial = " (not narrowed down: the replay budget ran out)" if not retry.complete else ""
+    if retry.verdict == DEPENDS_ON_EARLIER:
+        workers = {t.nodeid: t.worker for t in summary.tests}
+        ran_on = sorted({w for c in retry.culprits if (w := workers.get(c))})
+        where = f"ran on {', '.join(ran_on)}; " if ran_on else ""
+        return f"{test.nodeid} depends on {names} ({where}it fails without it){partial}"
+    if retry.verdict == BROKEN_BY_EARLIER:
+        where = f"which ran before it on {retry.where}" if retry.where.startswith("gw") else "which runs before it"
+        if retry.where == "collection order":
+            where += " in collection order"
+        return f"{test.nodeid} is broken by {names}, {where}{partial}"
+    if retry.verdict == FLAKY:
+        shown = ", ".join(f"{r.kind}: {r.outcome.value}" for r in retry.replays)
+        return f"{test.nodeid}: {shown}"
+    return test.nodeid
 
 
 def plugin_summary_of(phase: PhaseResult) -> str:
