@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING
 
 from runtests import durations, events, gitcheck, replay
 from runtests.config import Options
-from runtests.diagnose import check_guarantees, diagnosed
+from runtests.diagnose import check_guarantees, diagnosed, starving_unit
 from runtests.errors import DirtyWorktreeError, GitUnavailableError, UsageError
+from runtests.leaks import Leak
 from runtests.plan import PARALLEL, RETRY, Phase, Plan, make_plan, make_replay_phase, make_retry_phase
 from runtests.resolve import read_if_present, resolve
 from runtests.results import (
@@ -49,13 +50,17 @@ OUTPUTS = (("json_report", "--json-report"), ("junitxml", "--junitxml"), ("trace
 
 def run(options: Options, environ: Mapping[str, str], live: bool, launcher: Launcher | None = None) -> int:
     """One whole run; returns the exit code. `launcher`: the first pytest process, started by the entry point."""
-    options = resolve(options, environ, os.cpu_count() or 1, read_if_present)
+    cpus = os.cpu_count() or 1
+    options = resolve(options, environ, cpus, read_if_present)
     plan = make_plan(options)
     check_outputs(options)
     workdir = launcher.workdir if launcher is not None else Path(tempfile.mkdtemp(prefix="runtests-"))
     passthrough = plan.information == "passthrough"
     starter = PhaseStarter(options.cwd, workdir, environ, options.stream or passthrough, launcher)
     try:
+        if plan.information is None and isinstance(options.workers, int) and options.workers > cpus:
+            options = cap_workers(options, starter, cpus)
+            plan = make_plan(options)
         if plan.information is not None:
             return run_information(plan, options, starter)
         if plan.phases:  # pytest starts up, held at its gate, while runtests checks the work tree
@@ -116,16 +121,7 @@ def run_diagnose(options: Options, nodeid: str, environ: Mapping[str, str]) -> i
     starter = PhaseStarter(options.cwd, workdir, environ, False)
     reporter = TerminalReporter(make_console(options.color), False)
     try:
-        listing = dataclasses.replace(options, pytest_args=(*options.pytest_args, "--collect-only"))
-        collect = make_plan(listing).phases[0]
-        result = PhaseResult(collect.name)
-        recorder = PhaseRecorder(result)
-
-        def on_event(event: dict[str, object]) -> None:
-            recorder.add(event)
-
-        ran = starter.take(collect).run(on_event)
-        recorder.finish(ran.exit_code, ran.interrupted, ran.timed_out)
+        result = collect_suite(options, starter)
         collected = result.collected or []
         if result.collect_errors or nodeid not in collected:
             why = "collection failed" if result.collect_errors else f"{len(collected)} tests were collected"
@@ -160,6 +156,38 @@ def run_diagnose(options: Options, nodeid: str, environ: Mapping[str, str]) -> i
     finally:
         starter.cancel()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def collect_suite(options: Options, starter: PhaseStarter) -> PhaseResult:
+    """One sequential --collect-only process over the run's selection: the collected ids, and the serial ones."""
+    listing = dataclasses.replace(options, pytest_args=(*options.pytest_args, "--collect-only"))
+    collect = make_plan(listing).phases[0]
+    result = PhaseResult(collect.name)
+    recorder = PhaseRecorder(result)
+
+    def on_event(event: dict[str, object]) -> None:
+        recorder.add(event)
+
+    ran = starter.take(collect).run(on_event)
+    recorder.finish(ran.exit_code, ran.interrupted, ran.timed_out)
+    return result
+
+
+def cap_workers(options: Options, starter: PhaseStarter, cpus: int) -> Options:
+    """-n above the CPU count: allowed, with a note; above the parallel phase's test count, capped there (xdist
+    would start them all, each importing pytest and collecting: -n 400 on 2 tests took minutes). Counting the
+    tests costs a collection, made only here."""
+    assert isinstance(options.workers, int)
+    result = collect_suite(options, starter)
+    if result.collect_errors or result.collected is None:
+        return options  # the run itself will say what is wrong
+    tests = len(result.collected) - len(result.serial_ids or ())
+    asked = options.workers
+    if tests < asked:
+        note = f"-n {asked} capped at {max(tests, 1)}: the parallel phase has {tests} test{'s' if tests != 1 else ''}"
+        return dataclasses.replace(options, workers=max(tests, 1), notes=(*options.notes, note))
+    note = f"-n {asked} is above the {cpus} CPUs: the workers share them"
+    return dataclasses.replace(options, notes=(*options.notes, note))
 
 
 def merge_plugin_files(results: Sequence[PhaseResult]) -> list[str]:
@@ -205,7 +233,7 @@ def make_reporter(options: Options, live: bool) -> TerminalReporter:
     from runtests.plan import verbosity_of
     from runtests.report.terminal import TerminalReporter, make_console  # rich: after the first phase's release
 
-    return TerminalReporter(make_console(options.color, live), live, verbosity_of(options.pytest_args))
+    return TerminalReporter(make_console(options.color, live), live, verbosity_of(options.pytest_args), options.slow)
 
 
 def run_phases(
@@ -231,7 +259,8 @@ def run_phases(
             continue
         # The parallel phase's collection tells early whether serial tests exist: start that process now.
         start_ahead = functools.partial(starter.start_ahead, plan.phases[index + 1 :])
-        result = execute_phase(phase, starter.take(phase), reporter, limits, start_ahead, word)
+        find_leaks = options.leaks != "ignore"
+        result = execute_phase(phase, starter.take(phase), reporter, limits, start_ahead, word, find_leaks)
         worktree.after_phase(phase.name)
         done.append(result)
         yield result
@@ -240,7 +269,7 @@ def run_phases(
         failures = retry_candidates(result)
         if phase.name == PARALLEL and options.retry_serially and failures:
             retry = make_retry_phase(options)
-            rerun = execute_phase(retry, starter.take(retry, failures), reporter, limits)
+            rerun = execute_phase(retry, starter.take(retry, failures), reporter, limits, find_leaks=find_leaks)
             worktree.after_phase(retry.name)
             replayable = rerun.tests and not (rerun.interrupted or rerun.timed_out or rerun.collect_errors)
             if replayable and options.replay_budget > 0:
@@ -274,6 +303,7 @@ def execute_phase(
     limits: Limits,
     on_held_back: Callable[[list[str]], None] = lambda ids: None,
     word: bytes = events.GATE_GO,
+    find_leaks: bool = True,
 ) -> PhaseResult:
     """Run one phase's process to its end, folding its events into its result and showing them as they come.
     `word` GATE_REPORT_ONLY: the process runs no test; it only reports (the run's coverage)."""
@@ -289,20 +319,37 @@ def execute_phase(
             reporter.phase_collected(len(result.collected or ()))
         elif event.get("e") == "held_back":
             on_held_back(result.held_back or [])
+        elif event.get("e") == "begin":
+            reporter.test_begun(str(event.get("nodeid")), event.get("worker"))  # type: ignore[arg-type]
         elif event.get("e") == "start":
             reporter.phase_began(result)
             # -s: what a sequential process's tests print reaches the terminal as it comes.
             tail.on = result.terminal.get("capture") == "no" and not result.is_parallel
 
     reporter.phase_started(phase)
-    ran = process.run(on_event, limits, word, tail)
+    ran = process.run(on_event, limits, word, tail, find_leaks, reporter.tick)
     # From its gate's opening, which may have come before this call (the first phase: see run).
     result.started_at, result.duration_s = ran.started_at, ran.duration_s
     result.output_path = result.pytest_output or ran.output_path
     for test in recorder.finish(ran.exit_code, ran.interrupted, ran.timed_out):
         reporter.test_done(test)
+    result.leaks = attribute_leaks(ran.leaks, result.tests)
     reporter.phase_finished(result)
     return result
+
+
+def attribute_leaks(found: Sequence[Leak], tests: Sequence[TestResult]) -> list[Leak]:
+    """Each leaked process with the test that started it: from its environment, else the one test that was
+    running when it started; "unknown" is left to the report when neither tells."""
+    named = []
+    for leak in found:
+        if leak.test is None and leak.started_at is not None:
+            running = [t.nodeid for t in tests if t.start is not None and t.stop is not None
+                       and t.start <= leak.started_at <= t.stop]  # fmt: skip
+            if len(running) == 1:
+                leak = dataclasses.replace(leak, test=running[0])
+        named.append(leak)
+    return named
 
 
 DIAGNOSED_MAX = 5  # parallel failures diagnosed by replay in one run; the others keep the retry's verdict
@@ -377,7 +424,8 @@ def record_durations(options: Options, results: Sequence[PhaseResult]) -> list[s
         return []
     cache_dir = next((phase.cache_dir for phase in results if phase.cache_dir), None)
     path = options.durations_file or (durations.cache_path(cache_dir) if cache_dir else None)
-    note = durations.record(path, [test for phase in results for test in phase.tests]) if path else None
+    tests = [test for phase in results for test in phase.tests]
+    note = durations.record(path, tests, own=options.durations_file is None) if path else None
     return [note] if note else []
 
 
@@ -399,10 +447,11 @@ def summarize(
             f"--git-check require-clean: the tests left {len(paths)} changed path(s) in the work tree: "
             f"{gitcheck.describe_paths(paths)}"
         )
+    starving = [note for phase in phases if phase.is_parallel and (note := starving_unit(phase))]
     return RunSummary(
         phases=tuple(phases),
         min_pass_rate=options.min_pass_rate,
-        notes=(*([worktree.recheck_problem] if worktree.recheck_problem else []), *notes),
+        notes=(*([worktree.recheck_problem] if worktree.recheck_problem else []), *notes, *starving),
         worktree_refusal=refusal,
         retry=retry,
         accept_parallel_only=options.accept_parallel_only,
@@ -411,6 +460,7 @@ def summarize(
         serial_marker=options.serial_marker,
         shard=options.shard,
         slowest=options.slowest,
+        leaks_fail=options.leaks == "fail",
         started_at=started_at,
         duration_s=duration_s,
         worktree=worktree,

@@ -109,6 +109,13 @@ def wants_live_view(options: Any, environ: Mapping[str, str]) -> bool:
 )
 @click.option("--timeout", type=float, metavar="S", help="per-test time limit in seconds; past it a test is `timeout`.")
 @click.option(
+    "--leaks",
+    type=click.Choice(["warn", "fail", "ignore"]),
+    help="processes the tests leave running: name and stop them (warn), also fail the run, or leave them.  "
+    "[default: warn]",
+)
+@click.option("--slow", type=float, metavar="S", help="a test running this long is SLOW, and said so.  [default: 60]")
+@click.option(
     "--run-timeout",
     type=float,
     metavar="S",

@@ -15,6 +15,7 @@ PHASES = ("all", "parallel", "serial")
 GIT_CHECKS = ("off", "warn", "require-clean")
 COLORS = ("auto", "always", "never")
 ORDERS = ("balanced", "collection")
+LEAKS = ("warn", "fail", "ignore")
 ORDER_ALIASES = {"longest-first": "balanced"}  # its name before it balanced by assignment instead of by order
 WORKER_WORDS = ("auto", "logical")
 MARKER_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
@@ -48,6 +49,8 @@ class Options:
     trace: Path | None = None
     slowest: int = 0
     config_file: Path | None = None
+    leaks: str = "warn"  # processes the tests leave running: warn (name and stop them), fail, ignore
+    slow: float = 60.0  # seconds after which a running test is SLOW (the live view; "still running" lines)
     replay_budget: float = 120.0  # seconds of replays diagnosing parallel failures (--retry-serially); 0: none
     seed: int | None = None  # pytest-randomly's seed for every process of the run (runtests.resolve draws one)
     notes: tuple[str, ...] = ()  # what resolving the options decided, for the report (runtests.resolve)
@@ -72,6 +75,8 @@ CONFIG_KEYS: dict[str, str] = {
     "timeout": "a number of seconds > 0",
     "run_timeout": "a number of seconds > 0",
     "replay_budget": "a number of seconds >= 0",
+    "leaks": "one of warn, fail, ignore",
+    "slow": "a number of seconds > 0",
     "shard": "K/N with 1 <= K <= N, e.g. 2/3",
     "durations_file": "a file path",
     "junitxml": "a file path",
@@ -105,8 +110,9 @@ def check_value(key: str, value: Any) -> Any:
     """Validate one setting from any source; ValueError when it does not fit CONFIG_KEYS[key]."""
     if key == "order" and value in ORDER_ALIASES:
         return ORDER_ALIASES[value]
-    if key in ("dist", "phase", "git_check", "color", "order"):
-        choices = {"dist": DIST_MODES, "phase": PHASES, "git_check": GIT_CHECKS, "color": COLORS, "order": ORDERS}[key]
+    if key in ("dist", "phase", "git_check", "color", "order", "leaks"):
+        choices = {"dist": DIST_MODES, "phase": PHASES, "git_check": GIT_CHECKS, "color": COLORS, "order": ORDERS,
+                   "leaks": LEAKS}[key]  # fmt: skip
         if isinstance(value, str) and value in choices:
             return value
         raise ValueError(value)
@@ -150,7 +156,7 @@ def check_value(key: str, value: Any) -> Any:
         if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
             return float(value)
         raise ValueError(value)
-    if key in ("timeout", "run_timeout"):
+    if key in ("timeout", "run_timeout", "slow"):
         if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
             return float(value)
         raise ValueError(value)

@@ -162,3 +162,32 @@ def check_order(phase: PhaseResult, mode: Mode) -> list[str]:
             break
         last[key] = test
     return problems
+
+
+STARVING_SHARE = 0.5  # one unit with more than this share of a phase's test time leaves the other workers idle
+
+
+def starving_unit(phase: PhaseResult) -> str | None:
+    """When one unit the mode keeps whole (a file under loadfile, a scope, a group) holds most of a parallel
+    phase's test time, one worker runs it while the others wait: say so, and name the mode that would spread it."""
+    mode = MODES.get(phase.dist or "")
+    if mode is None or not mode.is_scoped or phase.workers < 2:
+        return None
+    seconds: dict[str, float] = defaultdict(float)
+    counts: dict[str, int] = defaultdict(int)
+    for test in phase.tests:
+        key = unit_of(test.nodeid, test.group, mode.name)
+        seconds[key] += test.duration_s
+        counts[key] += 1
+    total = sum(seconds.values())
+    if not seconds or total <= 0:
+        return None
+    unit, biggest = max(seconds.items(), key=lambda item: item[1])
+    if biggest / total <= STARVING_SHARE or counts[unit] < 2:
+        return None
+    spread = "--dist load (or worksteal)" if mode.unit != "xdist_group" else "fewer tests in that xdist_group"
+    return (
+        f"--dist {mode.name}: {mode.unit} {unit!r} holds {biggest / total:.0%} of the {phase.label} phase's test "
+        f"time ({counts[unit]} tests, {biggest:.2f}s), and its tests run on one worker while the others wait; "
+        f"{spread} would spread them"
+    )

@@ -12,7 +12,8 @@ EXIT_DIRTY_WORKTREE = 6
 
 EXIT_CODES: dict[int, str] = {
     EXIT_OK: "all selected tests passed (or the pass rate met --min-pass-rate)",
-    EXIT_TESTS_FAILED: "tests failed and the pass rate is below --min-pass-rate",
+    EXIT_TESTS_FAILED: "tests failed and the pass rate is below --min-pass-rate; or --leaks fail found a process "
+    "the tests left running",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C) or a module failed to collect",
     EXIT_INTERNAL_ERROR: "internal error in pytest, a plugin or runtests; a broken guarantee under --strict-guarantees",
     EXIT_USAGE_ERROR: "usage error: bad option, config key or value",

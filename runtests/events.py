@@ -18,7 +18,7 @@ Every line has an ``"e"`` key naming the event. Version 1 events:
 - ``collected``: ``ids`` (node ids this phase will run, after all deselection); under ``--collect-only``,
   ``serial`` (those of them the serial selection takes)
 - ``held_back``: ``ids`` (node ids left for the other phase by the marker filter)
-- ``begin``: ``nodeid`` (a test started; lets a crash or hang name it)
+- ``begin``: ``nodeid`` (a test started; lets a crash or hang name it), ``worker`` (the xdist worker running it)
 - ``test``: ``nodeid``, ``worker``, ``group`` (its ``xdist_group``), ``location``, ``reports`` (one dict per
   setup/call/teardown report: ``when``, ``outcome``, ``duration``, ``start``, ``stop``, ``xfail``, ``reason``,
   ``longrepr``, ``sections``, ``crash`` (path and line of the failure), ``timeout``), ``unfinished`` (the session
@@ -68,9 +68,12 @@ def encode(event: dict[str, Any]) -> str:
     return json.dumps(event) + "\n"
 
 
-def encode_begin(nodeid: str) -> str:
-    """The most frequent event, built without a dict: the same line as `encode({"e": "begin", "nodeid": nodeid})`."""
-    return '{"e": "begin", "nodeid": ' + json.dumps(nodeid) + "}\n"
+def encode_begin(nodeid: str, worker: str | None = None) -> str:
+    """The most frequent event, built without a dict: the same line as `encode({"e": "begin", "nodeid": nodeid})`,
+    with `"worker"` when one is given."""
+    if worker is None:
+        return '{"e": "begin", "nodeid": ' + json.dumps(nodeid) + "}\n"
+    return '{"e": "begin", "nodeid": ' + json.dumps(nodeid) + ', "worker": ' + json.dumps(worker) + "}\n"
 
 
 def decode(line: str) -> dict[str, Any] | None:

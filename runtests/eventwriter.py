@@ -18,6 +18,7 @@ from runtests.modes import plain_nodeid
 from runtests.selection import group_of, serial_ids
 
 HELD_BACK_KEY = "runtests_held_back"
+EVENTS_FD = pytest.StashKey[int]()
 WRITER_NAME = "runtests-event-writer"
 
 
@@ -53,7 +54,10 @@ class GroupTagger:
 def append_event(path: str | None, event: dict[str, Any]) -> None:
     """One line in one write() to a file opened for appending: whole, even beside the controller's writes."""
     if path:
-        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_APPEND)
+        except OSError:  # gone (a test deleted runtests' work directory): the controller's word will do
+            return
         try:
             os.write(descriptor, events.encode(event).encode())
         finally:
@@ -79,6 +83,19 @@ def is_subtest_report(report: Any) -> bool:
     return type(report).__name__.lower() == "subtestreport"
 
 
+MAX_TEXT = 256 * 1024  # characters of one failure text or captured section that travel to runtests
+
+
+def cut(text: str | None) -> str | None:
+    """A failure text or captured output bounded in size: its head and tail, and a note of what was cut (a test
+    that prints 50 MB must not make runtests hold 50 MB, three times over)."""
+    if text is None or len(text) <= MAX_TEXT:
+        return text
+    half = MAX_TEXT // 2
+    dropped = len(text) - 2 * half
+    return f"{text[:half]}\n[... runtests cut {dropped:,} characters of this text here ...]\n{text[-half:]}"
+
+
 def describe_report(report: pytest.TestReport) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "when": report.when,
@@ -88,12 +105,12 @@ def describe_report(report: pytest.TestReport) -> dict[str, Any]:
         "stop": getattr(report, "stop", None),
     }
     if report.failed or report.skipped:
-        entry["longrepr"] = describe_longrepr(report)
+        entry["longrepr"] = cut(describe_longrepr(report))
         if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:  # where the skip was raised
             path = str(report.longrepr[0])
             entry["where"] = [os.path.relpath(path) if os.path.isabs(path) else path, report.longrepr[1]]
         if report.failed:
-            entry["sections"] = [list(section) for section in report.sections]
+            entry["sections"] = [[title, cut(content)] for title, content in report.sections]
             crash = getattr(report.longrepr, "reprcrash", None)
             if crash is not None:
                 entry["crash"] = [str(crash.path), crash.lineno, crash.message]
@@ -131,11 +148,15 @@ class EventWriter:
         self.config = config
         # One write() per event on an O_APPEND descriptor: every event reaches the file at once and whole, so a
         # killed process loses nothing written, and the lines of xdist's gw0 (append_event) never interleave.
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        # Opened before the gate (plugin.pytest_load_initial_conftests), so that a test deleting runtests' work
+        # directory cannot take the file from under either side.
+        early = config.stash.get(EVENTS_FD, None)
+        self.fd = early if early is not None else os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self.pending: dict[str, dict[str, Any]] = {}
         self.held_back: list[str] | None = None
         self.collected_sent = False
         self.summary_marks: list[int | None] = []
+        self.starting_on: str | None = None  # the worker of the test xdist's controller is announcing
 
     def emit(self, event: dict[str, Any]) -> None:
         self.write(events.encode(event))
@@ -165,6 +186,7 @@ class EventWriter:
                 **({"coverage": True} if fidelity.measures_coverage(self.config) else {}),
             }
         )
+        self.know_starting_workers()
         # Registered now, after every plugin configured itself: its tryfirst summary hook is called first.
         session.config.pluginmanager.register(fidelity.SummaryStart(self.summary_marks), "runtests-summary-start")
 
@@ -208,7 +230,22 @@ class EventWriter:
             self.emit(event)
 
     def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
-        self.write(events.encode_begin(plain_nodeid(nodeid)))
+        self.write(events.encode_begin(plain_nodeid(nodeid), self.starting_on))
+        self.starting_on = None
+
+    def know_starting_workers(self) -> None:
+        """xdist's controller says a test started without saying where: learn the worker from the event that
+        carries it (DSession.worker_logstart), for the live view of what runs where."""
+        dsession = self.config.pluginmanager.get_plugin("dsession")
+        original = getattr(dsession, "worker_logstart", None)
+        if dsession is None or original is None:
+            return
+
+        def worker_logstart(node: Any, **kwargs: Any) -> None:
+            self.starting_on = getattr(getattr(node, "gateway", None), "id", None)
+            original(node=node, **kwargs)
+
+        dsession.worker_logstart = worker_logstart
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         test = self.pending.get(report.nodeid)

@@ -18,7 +18,14 @@ from typing import Any
 import pytest
 
 from runtests import events, fidelity
-from runtests.eventwriter import WRITER_NAME, EventWriter, GroupTagger, is_xdist_worker, report_held_back
+from runtests.eventwriter import (
+    EVENTS_FD,
+    WRITER_NAME,
+    EventWriter,
+    GroupTagger,
+    is_xdist_worker,
+    report_held_back,
+)
 from runtests.selection import group_of, marker_names, select
 
 DEFAULT_MARKER = "serial"
@@ -63,6 +70,9 @@ def pytest_load_initial_conftests(
     """Wait at the gate: runtests lets the tests start once it is ready (EOF: runtests is gone, so stop). A
     wrapper, so that it runs before every plugin's own hook: pytest-cov starts measuring only after it."""
     gate = getattr(early_config.known_args_namespace, "runtests_gate", None)
+    events_path = getattr(early_config.known_args_namespace, "runtests_events", None)
+    if events_path and "PYTEST_XDIST_WORKER" not in os.environ:
+        early_config.stash[EVENTS_FD] = os.open(events_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     if gate is not None and "PYTEST_XDIST_WORKER" not in os.environ:
         try:
             go = os.read(gate, 1)

@@ -283,6 +283,7 @@ class PhaseResult:
     refusals: list[str] = dataclasses.field(default_factory=list)
     pytest_output: Path | None = None  # under -s: pytest's own lines, apart from what the tests printed
     diagnoses: dict[str, Any] = dataclasses.field(default_factory=dict)  # retry: nodeid -> replay.Diagnosis
+    leaks: list[Any] = dataclasses.field(default_factory=list)  # runtests.leaks.Leak: what its session still held
     serial_ids: list[str] | None = None  # under --collect-only: the collected tests the serial phase takes
 
     @property
@@ -386,7 +387,8 @@ class PhaseRecorder:
         result = self.result
         result.exit_code, result.interrupted, result.timed_out = exit_code, interrupted, timed_out
         stopped = interrupted or timed_out
-        if result.ended and not stopped:
+        broken = bool(result.internal_errors) or (exit_code == 3 and result.ended)
+        if result.ended and not stopped and not broken:
             self.running.clear()
             return []
         if timed_out:
@@ -402,6 +404,8 @@ class PhaseRecorder:
         ]
         seen = self.reported | set(self.running)
         why = "interrupted" if interrupted else "timed out" if timed_out else f"crashed (exit code {exit_code})"
+        if broken and not stopped:
+            why = "ended in an internal error of pytest or a plugin"
         added += [
             TestResult(nodeid, result.name, Outcome.NOT_RUN, longrepr=f"never started: the phase {why}")
             for nodeid in result.collected or ()
@@ -430,6 +434,13 @@ class RunSummary:
     started_at: float = 0.0  # wall clock
     duration_s: float = 0.0
     worktree: WorktreeReport | None = None  # None: a combined report, which has no work tree
+    leaks_fail: bool = False  # --leaks fail: a leaked process fails the run
+
+    @property
+    def leaks(self) -> list[tuple[str, Any]]:
+        """(phase, Leak) for every process a phase (the retry too) left behind."""
+        phases = [*self.phases, *([self.retry] if self.retry is not None else [])]
+        return [(phase.name, leak) for phase in phases for leak in phase.leaks]
 
     @functools.cached_property
     def tests(self) -> list[TestResult]:
@@ -511,6 +522,8 @@ class RunSummary:
         if unexplained is not None:
             code = unexplained[1]
             return code if 0 < code < 256 else errors.EXIT_INTERNAL_ERROR
+        if self.leaks_fail and self.leaks:
+            return errors.EXIT_TESTS_FAILED
         if not self.tests:
             return errors.EXIT_NO_TESTS
         if self.worktree_refusal:

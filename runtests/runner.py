@@ -15,7 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from runtests import events
+from runtests import events, leaks
+from runtests.leaks import Leak
 from runtests.plan import Phase
 from runtests.prestart import Launcher, make_env
 
@@ -38,6 +39,7 @@ class PhaseRun:
     duration_s: float = 0.0  # from the gate to the process's end
     interrupted: bool = False  # Ctrl-C or SIGTERM
     timed_out: bool = False  # --run-timeout expired, or a test hung past --timeout where no alarm could reach it
+    leaks: tuple[Leak, ...] = ()  # processes its session still held after it exited, stopped (runtests.leaks)
 
 
 @dataclasses.dataclass
@@ -111,6 +113,9 @@ class OutputTail:
                     self.offset += len(chunk)
                     lines = (self.partial + chunk).split(b"\n")
                     self.partial = lines.pop()
+                    if len(self.partial) > self.MAX_CHUNK:  # a line without end: relay it in pieces
+                        lines.append(self.partial)
+                        self.partial = b""
                     for line in lines:
                         self.write(line.decode("utf-8", "replace"))
         except OSError:
@@ -132,14 +137,14 @@ class EventReader:
         self.on_event = on_event
         self.partial = b""
 
+    CHUNK = 4 << 20  # bytes read at once: a huge events file streams through in bounded memory
+
     def read_available(self) -> None:
-        chunk = self.stream.read()
-        if not chunk:
-            return
-        lines = (self.partial + chunk).split(b"\n")
-        self.partial = lines.pop()
-        for line in lines:
-            self.deliver(line)
+        while chunk := self.stream.read(self.CHUNK):
+            lines = (self.partial + chunk).split(b"\n")
+            self.partial = lines.pop()
+            for line in lines:
+                self.deliver(line)
 
     def finish(self) -> None:
         self.read_available()
@@ -183,8 +188,11 @@ class PhaseProcess:
         self.handlers: dict[int, Any] = {}
         self.released_at = (0.0, 0.0)  # time.time(), time.monotonic()
         self.output_path: Path | None  # pytest's own output, unless it goes to the terminal
+        workdir.mkdir(parents=True, exist_ok=True)  # a test may have deleted it (it holds runtests' files only)
         self.events_path = workdir / f"{phase.name}.events.jsonl"
         self.events_path.touch()
+        # Held open from the start: a test deleting the work directory takes the name, not the file.
+        self.events = open(self.events_path, "rb")  # noqa: SIM115  (closed when the phase has run or is cancelled)
         command = make_command(phase, self.events_path)
         if only_ids is not None:
             listing = workdir / f"{phase.name}.only.txt"
@@ -231,6 +239,7 @@ class PhaseProcess:
     def cancel(self) -> None:
         """Never run: the child sees the gate close and exits before any test code is loaded. Released but never
         run (runtests failed in between): its process group is killed."""
+        self.events.close()
         if self.gate >= 0:
             os.close(self.gate)
             self.gate = -1
@@ -251,6 +260,8 @@ class PhaseProcess:
         limits: Limits | None = None,
         word: bytes = events.GATE_GO,
         tail: OutputTail | None = None,
+        find_leaks: bool = True,
+        tick: Callable[[], None] | None = None,
     ) -> PhaseRun:
         """Release the gate and run to the end; the first Ctrl-C asks pytest to stop, a second kills its group.
         `tail`: relays what the process writes to its output as it comes (under -s), once it is switched on."""
@@ -264,7 +275,7 @@ class PhaseProcess:
 
         process = self.process
         try:
-            with open(self.events_path, "rb") as source:
+            with self.events as source:
                 reader = EventReader(source, deliver)
                 while True:
                     try:
@@ -274,12 +285,16 @@ class PhaseProcess:
                         reader.read_available()
                         if tail is not None:
                             tail.poll(self.output_path)
+                        if tick is not None:
+                            tick()
                         watch.check(process)
                 reader.finish()
                 if tail is not None:
                     tail.poll(self.output_path, final=True)
             if watch.reason is not None:
                 signal_group(process, signal.SIGKILL)  # leave no worker behind
+            # What the tests started and left running is still in the process's session: name it, stop it.
+            leaked = tuple(leaks.collect(process.pid)) if find_leaks else ()
         finally:
             restore_handlers(self.handlers)
             self.handlers = {}
@@ -291,6 +306,7 @@ class PhaseProcess:
             duration_s=time.monotonic() - began,
             interrupted=watch.reason == "interrupted",
             timed_out=watch.reason == "timed_out",
+            leaks=leaked,
         )
 
 

@@ -61,7 +61,9 @@ class FakeProcess:
     def __init__(self, script: list[dict[str, Any]]) -> None:
         self.script = script
 
-    def run(self, on_event, limits: Limits, word: bytes = b"g", tail: Any = None) -> PhaseRun:
+    def run(
+        self, on_event, limits: Limits, word: bytes = b"g", tail: Any = None, find_leaks=True, tick=None
+    ) -> PhaseRun:
         for event in self.script:
             on_event(event)
         code = next((event["exitstatus"] for event in self.script if event["e"] == "finish"), 1)

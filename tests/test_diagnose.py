@@ -111,3 +111,23 @@ def test_order_kept_by_the_mode_is_a_guarantee():
                      run("a.py::t2", "gw0", 3, 4)]  # fmt: skip
     assert check("loadfile", units_swapped) == []
     assert check("load", units_swapped)
+
+
+def test_a_unit_holding_most_of_the_time_is_named_with_the_mode_that_spreads_it():
+    from runtests.diagnose import starving_unit
+    from runtests.results import Outcome, PhaseResult, TestResult
+
+    snapshots = [TestResult(f"tests/test_snap.py::t{i}", "parallel", Outcome.PASSED, duration_s=10.0, worker="gw0")
+                 for i in range(6)]  # fmt: skip
+    others = [TestResult(f"tests/test_a.py::t{i}", "parallel", Outcome.PASSED, duration_s=1.0, worker="gw1")
+              for i in range(4)]  # fmt: skip
+    phase = PhaseResult("parallel", xdist_workers=2, dist="loadfile", exit_code=0, tests=snapshots + others)
+    note = starving_unit(phase)
+    assert note is not None
+    assert note.startswith("--dist loadfile: file 'tests/test_snap.py' holds 94% of the parallel phase's test time")
+    assert "--dist load (or worksteal) would spread them" in note
+    halves = [TestResult(f"tests/test_{name}.py::t{i}", "parallel", Outcome.PASSED, duration_s=1.0)
+              for name in ("a", "b") for i in range(3)]  # fmt: skip
+    for balanced in (PhaseResult("parallel", xdist_workers=2, dist="load", exit_code=0, tests=snapshots + others),
+                     PhaseResult("parallel", xdist_workers=2, dist="loadfile", exit_code=0, tests=halves)):  # fmt: skip
+        assert starving_unit(balanced) is None

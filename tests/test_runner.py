@@ -303,3 +303,25 @@ def test_a_released_phase_never_run_is_killed(monkeypatch: pytest.MonkeyPatch, t
     process.cancel()
     assert process.process.poll() == -signal.SIGKILL
     assert signal.getsignal(signal.SIGINT) is previous
+
+
+def test_the_event_reader_reads_a_huge_file_in_bounded_chunks():
+    """An events file past 100 MB streams through: never more than one chunk read at once."""
+    import io
+
+    from runtests.runner import EventReader
+
+    line = b'{"e": "begin", "nodeid": "t.py::' + b"x" * 200 + b'"}\n'
+    sizes: list[int] = []
+
+    class Recording(io.BytesIO):
+        def read(self, size=-1):
+            data = super().read(size)
+            sizes.append(len(data))
+            return data
+
+    seen: list[dict] = []
+    reader = EventReader(Recording(line * 50_000), seen.append)  # type: ignore[arg-type]
+    reader.CHUNK = 1 << 20
+    reader.read_available()
+    assert len(seen) == 50_000 and max(sizes) <= 1 << 20

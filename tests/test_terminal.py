@@ -193,3 +193,29 @@ def test_plugin_summaries_are_shown_once_without_runtests_scratch_lines(tmp_path
     assert "generated report log file" not in text and "3 passed ====" not in text
     table = TerminalReporter.make_table(RunSummary((PhaseResult("parallel", exit_code=0), report_only)))
     assert len(table.rows) == 2  # the parallel phase and the total: a report-only process is not a phase row
+
+
+def test_the_live_view_shows_each_running_test_its_worker_and_slow():
+    from runtests.report.terminal import LiveLine
+
+    running = {"t.py::slow": ("gw1", 100.0), "t.py::quick": ("gw0", 159.0)}
+    view = LiveLine("parallel", "-n 2 --dist load", running, slow_s=30.0)
+    lines = [line.plain for line in view.running_lines(now=160.0)]
+    assert lines == ["      gw0   1.0s t.py::quick", "      gw1  60.0s SLOW t.py::slow"]
+    assert "SLOW t.py::slow" in view.__rich__().plain
+
+
+def test_plain_output_says_still_running_once_per_slow_period():
+    shown, out = reporter()
+    shown.slow_s = 10.0
+    shown.test_begun("t.py::hangs", "gw1")
+    start = shown.running["t.py::hangs"][1]
+    for now in (start + 5, start + 10.5, start + 12, start + 21):
+        shown.tick(now)
+    assert out.getvalue().splitlines() == [
+        "still running after 10 s: t.py::hangs [gw1]",
+        "still running after 20 s: t.py::hangs [gw1]",
+    ]
+    shown.test_done(result("t.py::hangs"))
+    shown.tick(start + 100)
+    assert len(out.getvalue().splitlines()) == 2

@@ -224,6 +224,10 @@ def make_report(summary: RunSummary) -> dict[str, Any]:
             "accepted": summary.accept_parallel_only,
         },
         "broken_guarantees": list(summary.broken_guarantees),
+        "leaks": [
+            {"pid": leak.pid, "command": leak.command, "test": leak.test, "phase": phase, "stopped": leak.stopped}
+            for phase, leak in summary.leaks
+        ],
         "notes": list(summary.notes),
     }
 

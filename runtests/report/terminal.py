@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -35,6 +36,7 @@ REFRESH_PER_S = 8
 STYLE = {key: "green" if key == "passed" else "yellow" if key in ("skipped", "xfailed", "xpassed") else "red"
          for key in COUNT_KEYS}  # fmt: skip
 OUTPUT_TAIL_LINES = 30
+OUTPUT_TAIL_BYTES = 64 * 1024
 ADVICE = """\
 To fix a parallel-only failure, either
   - run it after the parallel phase, alone: mark it with the serial marker
@@ -69,15 +71,30 @@ def describe_phase_setup(phase: Phase) -> str:
 
 
 class LiveLine:
-    """The one-line live view of a running phase."""
+    """The live view of a running phase: its progress line, then a line per running test (its worker, how long,
+    SLOW past --slow)."""
 
-    def __init__(self, name: str, setup: str) -> None:
+    def __init__(self, name: str, setup: str, running: dict[str, tuple[str | None, float]], slow_s: float) -> None:
         self.name = name
         self.setup = setup
         self.total: int | None = None
         self.done = 0
         self.failing = 0
         self.started = time.monotonic()
+        self.running = running
+        self.slow_s = slow_s
+
+    def running_lines(self, now: float) -> list[Text]:
+        lines = []
+        for nodeid, (worker, since) in sorted(self.running.items(), key=lambda item: (item[1][0] or "", item[1][1])):
+            elapsed = now - since
+            line = Text(f"  {worker or 'running':>7} ", "grey50")
+            line.append(f"{elapsed:5.1f}s ", "yellow bold" if elapsed >= self.slow_s else "grey50")
+            if elapsed >= self.slow_s:
+                line.append("SLOW ", "yellow bold")
+            line.append(nodeid)
+            lines.append(line)
+        return lines
 
     def __rich__(self) -> Text:
         elapsed = time.monotonic() - self.started
@@ -91,7 +108,10 @@ class LiveLine:
         if self.failing:
             line.append(f"  {self.failing} failing", "red")
         line.append(f"  {elapsed:.1f}s  ({self.setup})", "grey50")
-        return line
+        running = self.running_lines(time.monotonic())
+        if not running:
+            return line
+        return Text("\n").join([line, *running])
 
 
 class TerminalReporter:
@@ -100,12 +120,15 @@ class TerminalReporter:
     `verbosity` is pytest's (-v: a line per test; -q: fewer lines; -qq: the verdict only), from runtests' reading
     of the arguments until the first phase's pytest says what it resolved (addopts included)."""
 
-    def __init__(self, console: Console, live: bool, verbosity: int = 0) -> None:
+    def __init__(self, console: Console, live: bool, verbosity: int = 0, slow_s: float = 60.0) -> None:
         self.console = console
         self.live_enabled = live
         self.live: Live | None = None
         self.line: LiveLine | None = None
         self.verbosity = verbosity
+        self.slow_s = slow_s
+        self.running: dict[str, tuple[str | None, float]] = {}  # node id -> (worker, when it began)
+        self.said_running: dict[str, int] = {}  # node id -> how many slow periods were said of it
         self.seed_shown: int | None = None
         self.capture_noted = False
 
@@ -140,8 +163,10 @@ class TerminalReporter:
     # --- during a phase -------------------------------------------------------------------------------
     def phase_started(self, phase: Phase) -> None:
         setup = describe_phase_setup(phase)
+        self.running.clear()
+        self.said_running.clear()
         if self.live_enabled:
-            self.line = LiveLine(phase.name, setup)
+            self.line = LiveLine(phase.name, setup, self.running, self.slow_s)
             self.live = Live(self.line, console=self.console, refresh_per_second=REFRESH_PER_S, transient=True)
             self.live.start()
         elif self.verbosity >= 0:
@@ -169,7 +194,26 @@ class TerminalReporter:
         if self.line is not None:
             self.line.total = count
 
+    def test_begun(self, nodeid: str, worker: str | None) -> None:
+        self.running[nodeid] = (worker, time.monotonic())
+
+    def tick(self, now: float | None = None) -> None:
+        """Between events: in plain output, "still running after 60 s: <id> [gw1]" at each --slow period, so that
+        a CI log shows where a run hangs (the live view shows it by itself)."""
+        if self.live_enabled:
+            return
+        now = time.monotonic() if now is None else now
+        for nodeid, (worker, since) in list(self.running.items()):
+            periods = int((now - since) // self.slow_s)
+            if periods > self.said_running.get(nodeid, 0):
+                self.said_running[nodeid] = periods
+                where = f" [{worker}]" if worker else ""
+                self.print(f"[yellow]still running after {periods * self.slow_s:g} s:[/] {escape(nodeid + where)}",
+                           soft_wrap=True)  # fmt: skip
+
     def test_done(self, test: TestResult) -> None:
+        self.running.pop(test.nodeid, None)
+        self.said_running.pop(test.nodeid, None)
         if self.line is not None:
             self.line.done += 1
             if test.is_failing:
@@ -198,6 +242,14 @@ class TerminalReporter:
         workers = f", {result.workers} workers" if result.is_parallel else ""
         if self.verbosity >= 0 or result.interrupted:
             self.print(f"{result.name} phase: {status} in {result.duration_s:.2f}s{workers}")
+        self.show_leaks(result)
+
+    def show_leaks(self, result: PhaseResult) -> None:
+        for leak in result.leaks:
+            how = f"stopped ({leak.stopped})" if leak.stopped else "left running"
+            self.print(f"[red bold]LEAK[/] pid {leak.pid} started by {escape(leak.test or 'an unknown test')} "
+                       f"({result.name} phase), still running after it, {how}: {escape(leak.command)}",
+                       soft_wrap=True)  # fmt: skip
 
     def replay_done(self, nodeid: str, before: int, outcome: Outcome, seconds: float) -> None:
         """One replay of a diagnosis, as it ends: the live view's progress, a line in plain output."""
@@ -236,6 +288,12 @@ class TerminalReporter:
             self.show_pollution(pollution)
         if summary.worktree_refusal:
             self.print(f"[red]{escape(summary.worktree_refusal)}[/]")
+        if summary.leaks:
+            fail = " (--leaks fail: the run fails)" if summary.leaks_fail else ""
+            named = ", ".join(f"{leak.test or 'unknown'} (pid {leak.pid})" for _, leak in summary.leaks)
+            count = len(summary.leaks)
+            self.print(f"[red]{count} process(es) the tests started outlived their phase{fail}: {escape(named)}[/]",
+                       soft_wrap=True)  # fmt: skip
         self.show_notes(summary.notes)
         self.show_plugin_summaries(summary)
         self.show_short_summary(summary, reportchars)
@@ -364,7 +422,13 @@ class TerminalReporter:
         self.print(escape(ADVICE.format(marker=summary.serial_marker)))
 
     def show_failures(self, summary: RunSummary) -> None:
-        failing = [test for test in summary.tests if test.is_failing]
+        never = [test for test in summary.tests if test.outcome is Outcome.NOT_RUN]
+        for phase in summary.phases:  # one line per phase for what never ran, not a section per test
+            mine = [test for test in never if test.phase == phase.name]
+            if mine:
+                self.print(f"[red]{phase.name} phase: {len(mine)} test{'s' if len(mine) != 1 else ''} never ran: "
+                           f"{escape(mine[0].longrepr or '')}[/]")  # fmt: skip
+        failing = [test for test in summary.tests if test.is_failing and test.outcome is not Outcome.NOT_RUN]
         errors = summary.collect_errors()
         if not failing and not errors:
             return
@@ -424,6 +488,10 @@ class TerminalReporter:
                     "session (its summary is below)[/]"
                 )
                 continue
+            for text in phase.internal_errors:  # the error itself first: the tail below is its traceback
+                lines = [line.removeprefix("INTERNALERROR>").strip() for line in text.splitlines() if line.strip()]
+                self.print(f"[bold red]{phase.name} phase: INTERNALERROR: {escape(lines[-1] if lines else text)}[/]",
+                           soft_wrap=True)  # fmt: skip
             self.print(f"[red]{phase.name} phase: pytest exited with code {phase.exit_code}; its output ends:[/]")
             self.console.out(tail_of(phase), highlight=False)
 
@@ -578,7 +646,9 @@ def tail_of(phase: PhaseResult) -> str:
     if phase.output_path is None:
         return "(pytest's output was streamed above)"
     try:
-        lines = phase.output_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        with open(phase.output_path, "rb") as output:  # its end only: a test may have printed 50 MB into it
+            output.seek(max(0, output.seek(0, os.SEEK_END) - OUTPUT_TAIL_BYTES))
+            lines = output.read().decode("utf-8", errors="replace").splitlines()
     except OSError:
         return "(pytest's output is missing)"
     return "\n".join(lines[-OUTPUT_TAIL_LINES:]) or "(pytest printed nothing)"
