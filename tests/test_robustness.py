@@ -29,6 +29,19 @@ def live_commands(marker: str) -> list[tuple[int, str]]:
     return found
 
 
+def running_in(directory: Path) -> list[int]:
+    """Live processes whose working directory is `directory` (every process of a run in a sample project)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            state = (entry / "stat").read_text().rpartition(")")[2].split()[0]
+            if entry.name.isdigit() and state not in ("Z", "X") and Path(os.readlink(entry / "cwd")) == directory:
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
 LEAKY = {
     "test_server.py": """
         import subprocess
@@ -56,8 +69,9 @@ def test_a_leaked_process_is_named_stopped_and_reported(sample_project):
     assert leaks["sleep 301.5"]["phase"] == "parallel" and leaks["sleep 302.5"]["phase"] == "serial"
     assert all(leak["stopped"] == "SIGTERM" and leak["pid"] > 0 for leak in leaks.values())
     assert "LEAK pid " in run.stdout and "started by test_server.py::test_starts_a_server_and_returns" in run.stdout
-    # Nothing of the run is alive once runtests has exited.
+    # Nothing of the run is alive once runtests has exited: no leaked process, no pytest process, no worker.
     assert live_commands("sleep 301.5") == [] and live_commands("sleep 302.5") == []
+    assert running_in(project.path) == []
 
     failing = project.run("-n", "2", "--leaks", "fail").assert_exit(1)
     assert "(--leaks fail: the run fails)" in failing.stdout
