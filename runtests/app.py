@@ -58,7 +58,8 @@ def run(options: Options, environ: Mapping[str, str], live: bool, launcher: Laun
     passthrough = plan.information == "passthrough"
     starter = PhaseStarter(options.cwd, workdir, environ, options.stream or passthrough, launcher)
     try:
-        if plan.information is None and isinstance(options.workers, int) and options.workers > cpus:
+        oversubscribed = isinstance(options.workers, int) and options.workers > cpus and options.phase != "serial"
+        if plan.information is None and oversubscribed:
             options = cap_workers(options, starter, cpus)
             plan = make_plan(options)
         if plan.information is not None:
