@@ -178,7 +178,8 @@ def make_test_result(event: dict[str, Any], phase: str) -> TestResult:
                 result.crash_message = crash[2] if len(crash) > 2 else None
             result.sections = [tuple(s) for s in decisive.get("sections") or ()]
         else:
-            result.reason = decisive.get("reason") or decisive.get("longrepr")
+            # An xfail's reason is pytest's, even when empty (its report's longrepr is the traceback).
+            result.reason = decisive["reason"] if "reason" in decisive else decisive.get("longrepr")
             if decisive.get("where"):
                 result.skip_where = (str(decisive["where"][0]), int(decisive["where"][1] or 0))
     failed_subtests = [sub for sub in subtests if sub.outcome == "failed"]

@@ -227,3 +227,15 @@ def test_accept_parallel_only_accepts_that_verdict_alone():
     assert [t.nodeid for t in tests if t.is_parallel_only] == ["t.py::parallel-only"]
     undiagnosed = TestResult("t.py::x", "parallel", Outcome.FAILED, retry=RetryResult(Outcome.PASSED))
     assert undiagnosed.is_parallel_only  # without replays the retry alone decides, as before
+
+
+def test_an_xfail_without_a_reason_keeps_pytests_empty_reason_not_its_traceback():
+    from runtests.results import make_test_result
+
+    event = {
+        "nodeid": "t.py::x",
+        "reports": [
+            {"when": "call", "outcome": "skipped", "xfail": True, "reason": "", "longrepr": "[gw1] linux -- Python"}
+        ],
+    }
+    assert make_test_result(event, "parallel").reason == ""

@@ -142,6 +142,7 @@ def test_short_summary_follows_the_reportchars_in_order():
         result("t.py::s1", Outcome.SKIPPED, reason="Skipped: later", skip_where=("t.py", 4)),
         result("t.py::s2", Outcome.SKIPPED, reason="Skipped: later", skip_where=("t.py", 4)),
         result("t.py::xf", Outcome.XFAILED, reason="known bug"),
+        result("t.py::xf_plain", Outcome.XFAILED, reason=""),
         result("t.py::ok"),
     ]
     summary_ = RunSummary((PhaseResult("parallel", exit_code=1, tests=tests),))
@@ -150,6 +151,7 @@ def test_short_summary_follows_the_reportchars_in_order():
         "FAILED t.py::bad - assert 1 == 2",
         "ERROR t.py::err - E   fixture 'db' not found",
         "XFAIL t.py::xf - known bug",
+        "XFAIL t.py::xf_plain",
     ]
     assert short_summary_lines(summary_, "p") == ["PASSED t.py::ok"]
     assert short_summary_lines(summary_, "") == []

@@ -611,7 +611,7 @@ def short_summary_lines(summary: RunSummary, reportchars: str) -> list[str]:
             detail = test.reason if test.outcome in (Outcome.XFAILED, Outcome.XPASSED) else test.crash_message
             if detail is None and test.is_failing and test.longrepr:
                 detail = test.longrepr.strip().splitlines()[-1]
-            first = (detail or "").strip().splitlines()[:1]
+            first = (detail or "").strip().splitlines()[:1]  # pytest: the reason's first line, when there is one
             lines.append(f"{word} {test.nodeid}" + (f" - {first[0]}" if first else ""))
     return lines
 
