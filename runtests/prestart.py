@@ -111,7 +111,7 @@ def prestart(
     cannot be a run, or it cannot be started (the run then starts its first pytest process itself, and reports
     what fails in one line)."""
     head = list(argv[: argv.index("--")] if "--" in argv else argv)
-    if head[:1] == ["combine"] or NOT_A_RUN.intersection(head):
+    if head[:1] in (["combine"], ["diagnose"]) or NOT_A_RUN.intersection(head):
         return None
     try:
         directory = workdir()

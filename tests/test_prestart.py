@@ -69,6 +69,7 @@ def test_it_fits_only_the_environment_it_was_started_with_and_captured_output(la
         (["--help"], False),
         (["-n", "2", "--version"], False),
         (["combine", "a.json", "b.json"], False),
+        (["diagnose", "t.py::test_x"], False),
         (["--", "--help"], True),  # pytest's own --help, after runtests' options
     ],
 )
