@@ -24,10 +24,19 @@ from typing import TYPE_CHECKING
 
 from runtests import durations, events, gitcheck, replay
 from runtests.config import Options
-from runtests.diagnose import check_guarantees, diagnosed, starving_unit
+from runtests.diagnose import check_guarantees, diagnosed, find_suspects, starving_unit
 from runtests.errors import DirtyWorktreeError, GitUnavailableError, UsageError
 from runtests.leaks import Leak
-from runtests.plan import PARALLEL, RETRY, Phase, Plan, make_plan, make_replay_phase, make_retry_phase
+from runtests.plan import (
+    PARALLEL,
+    RETRY,
+    Phase,
+    Plan,
+    make_beside_phase,
+    make_plan,
+    make_replay_phase,
+    make_retry_phase,
+)
 from runtests.resolve import read_if_present, resolve
 from runtests.results import (
     FAILS_ALONE,
@@ -376,6 +385,7 @@ def replay_failures(
         budget.deadline = min(budget.deadline, limits.run_deadline)
     counter = itertools.count(1)
     diagnoses: dict[str, replay.Diagnosis] = {}
+    overlapping = find_suspects(parallel.tests)
     for test in failing:
 
         def run(before: Sequence[str], nodeid: str = test.nodeid) -> tuple[Outcome, float]:
@@ -388,8 +398,17 @@ def replay_failures(
         collected = list(parallel.collected or ())
         collection_before = collected[: position[test.nodeid]] if test.nodeid in position else []
         worker_before = [t.nodeid for t in replay.ran_before(parallel.tests, test)]
+
+        def beside(suspects: Sequence[str], nodeid: str = test.nodeid) -> tuple[Outcome, float]:
+            phase = make_beside_phase(options, next(counter))
+            outcome, seconds = replay_once(starter.take(phase, [nodeid, *suspects]), nodeid, limits)
+            reporter.replay_done(nodeid, len(suspects), outcome, seconds, beside=True)
+            return outcome, seconds
+
         first = again.get(test.nodeid) if len(retry.tests) == 1 else None
-        diagnosis = replay.diagnose(worker_before, collection_before, run, budget, test.worker, first)
+        diagnosis = replay.diagnose(
+            worker_before, collection_before, run, budget, test.worker, first, overlapping.get(test.nodeid, []), beside
+        )
         if diagnosis is None:
             break
         diagnoses[test.nodeid] = diagnosis

@@ -149,6 +149,13 @@ def make_replay_phase(options: Options, number: int) -> Phase:
     return make_phase(f"replay-{number}", events.SELECT_LISTED, 0, options, events.PART_MIDDLE)
 
 
+def make_beside_phase(options: Options, number: int) -> Phase:
+    """A replay in parallel: the failing test and the tests that ran beside it, under xdist (`-n 2 --dist load`),
+    to see whether running them at the same time breaks it again."""
+    return make_phase(f"replay-{number}", events.SELECT_LISTED, 2, dataclasses.replace(options, dist="load",
+                      order="collection"), events.PART_MIDDLE)  # fmt: skip
+
+
 def make_plan(options: Options) -> Plan:
     args = options.pytest_args
     check_pytest_args(args)

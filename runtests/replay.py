@@ -8,7 +8,9 @@ process. From their outcomes (pure logic here; the processes are the caller's `r
 | `fails-alone`        | fails alone, and after its collection-order predecessors: a real failure           |
 | `depends-on-earlier` | fails alone, passes after its collection-order predecessors: needs a state-setter  |
 | `broken-by-earlier`  | passes alone, fails after what ran before it on its worker: a polluter             |
-| `parallel-only`      | passes in every sequential replay: only concurrency with other workers breaks it   |
+| `parallel-only`      | passes in every sequential replay: only concurrency with other workers breaks it;  |
+|                      | replayed once beside its overlap suspects (under xdist), which, when it fails      |
+|                      | again there, become its culprits                                                  |
 | `flaky`              | identical replays disagree                                                        |
 
 The culprits of `depends-on-earlier` and `broken-by-earlier` are found by delta debugging (Zeller's ddmin) over
@@ -36,8 +38,8 @@ from runtests.results import (
     TestResult,
 )
 
-ALONE, ALONE_AGAIN, WORKER_ORDER, COLLECTION_ORDER, BISECT, CONFIRM = (
-    "alone", "alone-again", "worker-order", "collection-order", "bisect", "confirm"
+ALONE, ALONE_AGAIN, WORKER_ORDER, COLLECTION_ORDER, BISECT, CONFIRM, BESIDE = (
+    "alone", "alone-again", "worker-order", "collection-order", "bisect", "confirm", "beside-suspects"
 )  # fmt: skip
 
 
@@ -78,8 +80,9 @@ def ran_before(tests: Sequence[TestResult], failed: TestResult) -> list[TestResu
 
 
 def replays_for(candidates: int) -> int:
-    """The replays one failure may take: alone twice, two orders, ddmin's ~2 log2(n) steps and a confirmation."""
-    return 5 + 2 * math.ceil(math.log2(candidates + 1))
+    """The replays one failure may take: alone twice, two orders, ddmin's ~2 log2(n) steps, a confirmation, and
+    one beside its suspects."""
+    return 6 + 2 * math.ceil(math.log2(candidates + 1))
 
 
 RunReplay = Callable[[Sequence[str]], tuple[Outcome, float]]  # predecessors -> the test's outcome, seconds
@@ -118,6 +121,8 @@ def diagnose(
     budget: Budget,
     worker: str | None = None,
     first_alone: Outcome | None = None,
+    suspects: Sequence[str] = (),
+    run_beside: RunReplay | None = None,
 ) -> Diagnosis | None:
     """The verdict on one failing test from replays: `worker_before`, what ran before it on its worker, in that
     order; `collection_before`, its predecessors in collection order; `first_alone`, an alone replay already made
@@ -161,6 +166,12 @@ def diagnose(
         if other_order and replay(COLLECTION_ORDER, collection_before):
             verdict = BROKEN_BY_EARLIER
             return find_culprits(collection_before, True, replay, ends, verdict, "collection order")
+        if suspects and run_beside is not None:  # no sequential replay breaks it: try it beside its suspects
+            budget.take()
+            outcome, seconds = run_beside(suspects)
+            replays.append(Replay(BESIDE, tuple(suspects), outcome, seconds))
+            if outcome in FAILING:  # concurrency with them breaks it again: they are the culprits shown
+                return ends(PARALLEL_ONLY, suspects, where="beside")
         return ends(PARALLEL_ONLY)
     except BudgetExhausted:
         return ends(verdict, complete=False)

@@ -117,3 +117,19 @@ def test_out_of_budget_the_verdict_is_what_the_replays_showed_and_incomplete():
     run, calls = model(lambda before: True)
     late = diagnose([], PREDECESSORS, run, timed)
     assert late is not None and late.verdict == "fails-alone" and not late.complete and len(calls) == 2
+
+
+def test_a_parallel_only_failure_is_replayed_beside_its_suspects_who_become_culprits_when_it_fails_again():
+    run, _ = model(lambda before: False)
+    besides = []
+
+    def beside(suspects):
+        besides.append(list(suspects))
+        return Outcome.FAILED, 0.5
+
+    diagnosis = diagnose([], [], run, budget(), suspects=["s.py::reset"], run_beside=beside)
+    assert diagnosis is not None
+    assert (diagnosis.verdict, diagnosis.culprits, diagnosis.where) == ("parallel-only", ("s.py::reset",), "beside")
+    assert besides == [["s.py::reset"]] and diagnosis.replays[-1].kind == "beside-suspects"
+    calm = diagnose([], [], run, budget(), suspects=["s.py::reset"], run_beside=lambda s: (Outcome.PASSED, 0.5))
+    assert calm is not None and (calm.verdict, calm.culprits) == ("parallel-only", ())

@@ -251,11 +251,13 @@ class TerminalReporter:
                        f"({result.name} phase), still running after it, {how}: {escape(leak.command)}",
                        soft_wrap=True)  # fmt: skip
 
-    def replay_done(self, nodeid: str, before: int, outcome: Outcome, seconds: float) -> None:
+    def replay_done(self, nodeid: str, before: int, outcome: Outcome, seconds: float, beside: bool = False) -> None:
         """One replay of a diagnosis, as it ends: the live view's progress, a line in plain output."""
         if self.verbosity < 0:
             return
         after = f"after {before} test{'s' if before != 1 else ''}" if before else "alone"
+        if beside:
+            after = f"beside {before} test{'s' if before != 1 else ''} that ran at the same time, under xdist"
         style = "red" if outcome in FAILING else "green"
         self.print(f"replay: {escape(nodeid)} {after}: [{style}]{outcome.value}[/] ({seconds:.2f}s)", soft_wrap=True)
 
@@ -418,6 +420,8 @@ class TerminalReporter:
         )
         for test in alone:
             suspects = f"  ran beside: {', '.join(test.suspects)}" if test.suspects else ""
+            if test.retry is not None and test.retry.where == "beside":
+                suspects += "  (fails again beside them)"
             self.print(f"  {escape(test.nodeid)}{escape(suspects)}", soft_wrap=True)
         self.print(escape(ADVICE.format(marker=summary.serial_marker)))
 
