@@ -47,7 +47,9 @@ def test_the_reproduction_passes_from_the_second_run_on_with_no_more_setups_than
     env = {"SETUP_LOG": str(log)}
     first = project.run("-n", "2", "--dist", dist, env=env).assert_exit(0)  # no history: xdist's own scheduler
     assert first.report["phases"][0]["scheduler"] == "xdist"
-    assert (project.path / ".pytest_cache/v/runtests/durations").is_file()  # recorded for the second run
+    store = project.path / ".pytest_cache/v/runtests/durations"
+    assert store.is_file()  # recorded for the second run
+    recorded = json.loads(store.read_text())
     setups(log)
     collection = [f"test_m{m:02d}.py::test_{n:02d}" for m in range(MODULES) for n in range(TESTS)]
     raw = project.pytest("-n", "2", "--dist", dist, "-p", "no:cacheprovider", env=env).assert_exit(0)
@@ -63,7 +65,11 @@ def test_the_reproduction_passes_from_the_second_run_on_with_no_more_setups_than
     workers = per_worker(second.report)
     assert all(ids == sorted(ids, key=collection.index) for ids in workers.values()), workers
     long_tests = {f"test_m{m:02d}.py::test_{TESTS - 1:02d}" for m in range(MODULES - 3, MODULES)}
-    assert all(any(nodeid in long_tests for nodeid in ids) for ids in workers.values()), workers  # spread
+    # Spread: both workers get long tests, when the first run recorded them as the long ones. On a loaded machine
+    # a stall can make a short test look long in that run, and the balance is then the recorded one's.
+    others = sorted(seconds for nodeid, seconds in recorded.items() if nodeid not in long_tests)
+    if min(recorded[nodeid] for nodeid in long_tests) > 3 * others[-1]:
+        assert all(any(nodeid in long_tests for nodeid in ids) for ids in workers.values()), workers
 
 
 # A suite whose long tests sit at the end; durations recorded in a file, so the first run is balanced already.
