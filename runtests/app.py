@@ -48,7 +48,7 @@ from runtests.results import (
     RunSummary,
     TestResult,
 )
-from runtests.runner import Limits, OutputTail, PhaseProcess, PhaseStarter
+from runtests.runner import Limits, OutputTail, PhaseProcess, PhaseRun, PhaseStarter
 
 if TYPE_CHECKING:
     from runtests.prestart import Launcher
@@ -104,16 +104,7 @@ def run_information(plan: Plan, options: Options, starter: PhaseStarter) -> int:
     """pytest's information commands run no test. `--co`: every test, listed by the phase it would run in; the
     others (--fixtures, --markers, ...): pytest's own output from one process, and its exit code."""
     phase = plan.phases[0]
-    process = starter.take(phase)
-    result = PhaseResult(phase.name)
-    recorder = PhaseRecorder(result)
-
-    def on_event(event: dict[str, object]) -> None:
-        recorder.add(event)
-
-    ran = process.run(on_event, None)
-    recorder.finish(ran.exit_code, ran.interrupted, ran.timed_out)
-    result.output_path = ran.output_path
+    result, ran = run_quietly(starter.take(phase), phase.name)
     if plan.information == "passthrough":
         return ran.exit_code
     from runtests.report.terminal import make_console, show_collection
@@ -168,19 +159,26 @@ def run_diagnose(options: Options, nodeid: str, environ: Mapping[str, str]) -> i
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def collect_suite(options: Options, starter: PhaseStarter) -> PhaseResult:
-    """One sequential --collect-only process over the run's selection: the collected ids, and the serial ones."""
-    listing = dataclasses.replace(options, pytest_args=(*options.pytest_args, "--collect-only"))
-    collect = make_plan(listing).phases[0]
-    result = PhaseResult(collect.name)
+def run_quietly(process: PhaseProcess, name: str, limits: Limits | None = None) -> tuple[PhaseResult, PhaseRun]:
+    """Run a process to its end, showing nothing: its events folded into a result (collections, replays, pytest's
+    information commands)."""
+    result = PhaseResult(name)
     recorder = PhaseRecorder(result)
 
     def on_event(event: dict[str, object]) -> None:
         recorder.add(event)
 
-    ran = starter.take(collect).run(on_event)
+    ran = process.run(on_event, limits)
     recorder.finish(ran.exit_code, ran.interrupted, ran.timed_out)
-    return result
+    result.output_path = ran.output_path
+    return result, ran
+
+
+def collect_suite(options: Options, starter: PhaseStarter) -> PhaseResult:
+    """One sequential --collect-only process over the run's selection: the collected ids, and the serial ones."""
+    listing = dataclasses.replace(options, pytest_args=(*options.pytest_args, "--collect-only"))
+    collect = make_plan(listing).phases[0]
+    return run_quietly(starter.take(collect), collect.name)[0]
 
 
 def cap_workers(options: Options, starter: PhaseStarter, cpus: int) -> Options:
@@ -417,14 +415,7 @@ def replay_failures(
 
 def replay_once(process: PhaseProcess, nodeid: str, limits: Limits) -> tuple[Outcome, float]:
     """Run one replay's process: the outcome of the test it replays (not_run when it never got there)."""
-    result = PhaseResult("replay")
-    recorder = PhaseRecorder(result)
-
-    def on_event(event: dict[str, object]) -> None:
-        recorder.add(event)
-
-    ran = process.run(on_event, limits)
-    recorder.finish(ran.exit_code, ran.interrupted, ran.timed_out)
+    result, ran = run_quietly(process, "replay", limits)
     outcome = next((t.outcome for t in result.tests if t.nodeid == nodeid), Outcome.NOT_RUN)
     return outcome, ran.duration_s
 
