@@ -44,7 +44,6 @@ from runtests.results import (
     Outcome,
     PhaseRecorder,
     PhaseResult,
-    RetryResult,
     RunSummary,
     TestResult,
 )
@@ -140,9 +139,7 @@ def run_diagnose(options: Options, nodeid: str, environ: Mapping[str, str]) -> i
         found = replay.diagnose([], collected[: collected.index(nodeid)], run, budget)
         if found is None:
             raise UsageError("--replay-budget 0: no replay could run; give it seconds")
-        retry = RetryResult(found.outcome, None, found.verdict, found.culprits, found.where, found.replays,
-                            found.complete)  # fmt: skip
-        test = TestResult(nodeid, "diagnose", found.outcome, retry=retry)
+        test = TestResult(nodeid, "diagnose", found.outcome, retry=found.retry_result())
         replays = sum(1 for r in found.replays if r.duration_s)
         seconds = sum(r.duration_s for r in found.replays)
         if found.verdict == PARALLEL_ONLY:

@@ -66,10 +66,7 @@ def retry_verdicts(parallel: PhaseResult, retry: PhaseResult) -> dict[str, Retry
         if found is None:
             verdicts[test.nodeid] = RetryResult(again[test.nodeid].outcome, again[test.nodeid].longrepr)
             continue
-        verdicts[test.nodeid] = RetryResult(
-            found.outcome, again[test.nodeid].longrepr, found.verdict, found.culprits, found.where, found.replays,
-            found.complete,
-        )  # fmt: skip
+        verdicts[test.nodeid] = found.retry_result(again[test.nodeid].longrepr)
     return verdicts
 
 

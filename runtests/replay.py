@@ -35,6 +35,7 @@ from runtests.results import (
     PARALLEL_ONLY,
     Outcome,
     Replay,
+    RetryResult,
     TestResult,
 )
 
@@ -50,7 +51,12 @@ class Diagnosis:
     culprits: tuple[str, ...] = ()
     replays: tuple[Replay, ...] = ()
     complete: bool = True  # False: the budget ran out before the replays could say more
-    where: str = ""  # where the culprits ran: "gw1", "collection order"
+    where: str = ""  # where the culprits ran: "gw1", "collection order", "beside"
+
+    def retry_result(self, longrepr: str | None = None) -> RetryResult:
+        """The test's retry record, as the reports carry it."""
+        return RetryResult(self.outcome, longrepr, self.verdict, self.culprits, self.where, self.replays,
+                           self.complete)  # fmt: skip
 
 
 class BudgetExhausted(Exception):
