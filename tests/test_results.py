@@ -239,3 +239,14 @@ def test_an_xfail_without_a_reason_keeps_pytests_empty_reason_not_its_traceback(
         ],
     }
     assert make_test_result(event, "parallel").reason == ""
+
+
+def test_leaks_fail_makes_a_passing_run_exit_1_and_warn_does_not():
+    from runtests.leaks import Leak
+    from runtests.results import PhaseResult, RunSummary
+
+    phase = PhaseResult("parallel", exit_code=0, tests=[TestResult("t.py::t", "parallel", Outcome.PASSED)],
+                        leaks=[Leak(42, "sleep 300", "t.py::t", None, "SIGTERM")])  # fmt: skip
+    assert RunSummary((phase,), leaks_fail=True).exit_code() == 1
+    assert RunSummary((phase,)).exit_code() == 0
+    assert RunSummary((phase,)).leaks == [("parallel", phase.leaks[0])]

@@ -73,8 +73,6 @@ def test_a_leaked_process_is_named_stopped_and_reported(sample_project):
     assert live_commands("sleep 301.5") == [] and live_commands("sleep 302.5") == []
     assert running_in(project.path) == []
 
-    failing = project.run("-n", "2", "--leaks", "fail").assert_exit(1)
-    assert "(--leaks fail: the run fails)" in failing.stdout
     ignored = project.run("-n", "2", "--leaks", "ignore").assert_exit(0)
     try:
         assert ignored.report["leaks"] == [] and len(live_commands("sleep 301.5")) == 1

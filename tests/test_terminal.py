@@ -221,3 +221,20 @@ def test_plain_output_says_still_running_once_per_slow_period():
     shown.test_done(result("t.py::hangs"))
     shown.tick(start + 100)
     assert len(out.getvalue().splitlines()) == 2
+
+
+def test_leaks_are_named_after_their_phase_and_summed_up_with_the_policy():
+    from runtests.leaks import Leak
+
+    leaked = Leak(4711, "sleep 300", "t.py::test_server", None, "SIGTERM")
+    phase = PhaseResult("parallel", xdist_workers=2, dist="load", exit_code=0, duration_s=1.0,
+                        tests=[result("t.py::test_server")], leaks=[leaked])  # fmt: skip
+    shown, out = reporter()
+    shown.phase_finished(phase)
+    shown.show_summary(RunSummary((phase,), leaks_fail=True))
+    text = out.getvalue()
+    assert ("LEAK pid 4711 started by t.py::test_server (parallel phase), still running after it, stopped (SIGTERM): "
+            "sleep 300") in text  # fmt: skip
+    assert (
+        "1 process(es) the tests started outlived their phase (--leaks fail: the run fails): t.py::test_server" in text
+    )
