@@ -15,6 +15,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from tests.helpers import PLUGINS_OFF
+
 pytestmark = pytest.mark.e2e
 
 INVENTORY = {
@@ -320,7 +322,7 @@ def test_one_seed_for_every_phase_and_it_reproduces(inventory_project):
     same order in the serial phase and the same verdicts (the shuffle may expose the sample's order dependence:
     test_shared_export needs test_shared_write first, and that is the point of a seed)."""
     project = inventory_project
-    randomly = {"PYTEST_ADDOPTS": ""}
+    randomly = {"PYTEST_ADDOPTS": PLUGINS_OFF.replace("-p no:randomly", "")}  # pytest-randomly alone
     first = project.run("-n", "2", env=randomly)
     seeds = re.findall(r"Using --randomly-seed=(\d+) \(pytest-randomly\), in every phase", first.stdout)
     assert len(seeds) == 1, first
