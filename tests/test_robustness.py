@@ -5,6 +5,7 @@ deleted, an internal error)."""
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -193,3 +194,48 @@ def test_an_internal_error_is_the_headline_and_its_tests_not_run(sample_project)
     assert totals["not_run"] >= 1 and totals["passed"] + totals["not_run"] + totals["errors"] == 8, run
     assert "INTERNALERROR: RuntimeError: the reporting plugin broke" in run.stdout
     assert "no tests ran" not in run.stdout
+
+
+def run_on_a_terminal(project, *args: str, timeout: float = 60) -> str:
+    """runtests with a pseudo-terminal as its stdout, as a person at a terminal runs it: what it drew."""
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    from tests.helpers import clean_environ
+
+    leader, follower = pty.openpty()
+    env = clean_environ({"TERM": "xterm-256color", "COLUMNS": "160", "LINES": "40"})
+    process = subprocess.Popen([sys.executable, "-m", "runtests", *args], cwd=project.path, env=env,
+                               stdin=subprocess.DEVNULL, stdout=follower, stderr=follower)  # fmt: skip
+    os.close(follower)
+    drawn = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(leader, 65536)
+                except OSError:  # the terminal's other end closed: runtests is done
+                    break
+                if not chunk:
+                    break
+                drawn += chunk
+            elif process.poll() is not None:
+                break
+    finally:
+        process.wait(timeout=30)
+        os.close(leader)
+    return drawn.decode(errors="replace")
+
+
+def test_on_a_terminal_the_live_view_shows_what_runs_where_and_slow(sample_project):
+    project = sample_project({"test_slow.py": "import time\n\ndef test_slow():\n    time.sleep(2.5)\n\n"
+                                              "def test_quick():\n    pass\n"})  # fmt: skip
+    drawn = run_on_a_terminal(project, "-n", "2", "--slow", "1", "--color", "never")
+    assert "SLOW test_slow.py::test_slow" in drawn, drawn[-3000:]
+    assert re.search(r"gw[01] +\d+\.\ds SLOW test_slow\.py::test_slow", drawn), drawn[-3000:]
+    assert "still running after" not in drawn  # that is for plain output; a terminal gets the live view
+    assert "Pass rate: 100.0% (2/2)" in drawn
