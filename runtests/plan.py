@@ -20,8 +20,10 @@ NO_XDIST = {"no:xdist", "no:xdist.plugin"}
 # pytest's information commands: they run no test. `--co` is listed by runtests, by phase; the others are pytest's
 # own output, from one process over every test.
 COLLECT_ONLY = {"--co", "--collect-only", "--collectonly"}
+# --setup-show runs the tests, but what it shows (each fixture's setup and teardown) an xdist worker cannot relay:
+# it too is pytest's own output from one sequential process.
 PASSTHROUGH = {"--fixtures", "--funcargs", "--fixtures-per-test", "--markers", "--setup-plan", "--setup-only",
-               "--cache-show"}  # fmt: skip
+               "--setup-show", "--cache-show"}  # fmt: skip
 # `-x` alone or in a cluster of pytest's value-less short flags (`-vx`), not in `-rfEx` (a value).
 EXIT_FIRST = re.compile(r"-[vqsl]*x[vqslx]*\Z")
 

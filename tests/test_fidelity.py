@@ -310,7 +310,8 @@ def test_collect_only_lists_every_test_by_phase(inventory_project):
 
 def test_information_commands_are_pytests_own(inventory_project):
     project = inventory_project
-    for flag, expected in (("--fixtures", "A fresh inventory database per test."), ("--markers", "isolated:")):
+    for flag, expected in (("--fixtures", "A fresh inventory database per test."), ("--markers", "isolated:"),
+                           ("--setup-show", "SETUP    S shared_db")):  # fmt: skip
         plain = project.pytest(flag)
         run = project.run(flag, report=False)
         assert (run.exit_code, plain.exit_code) == (0, 0), run

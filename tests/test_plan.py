@@ -129,7 +129,8 @@ def test_seed_and_serial_choice_reach_every_process():
 @pytest.mark.parametrize(
     ("args", "information"),
     [(("--co", "-q"), "collect"), (("--collect-only",), "collect"), (("--fixtures",), "passthrough"),
-     (("--markers",), "passthrough"), (("--setup-plan", "tests"), "passthrough"), (("-k", "x"), None),
+     (("--markers",), "passthrough"), (("--setup-plan", "tests"), "passthrough"), (("--setup-show",), "passthrough"),
+     (("-k", "x"), None),
      (("--", "--co"), None)],
 )  # fmt: skip
 def test_information_commands_run_one_sequential_process_over_every_test(args, information):
