@@ -103,14 +103,23 @@ def wait_gone(pids: Sequence[int], seconds: float, clock: Callable[[], float] = 
     return left
 
 
+# How execnet starts an xdist worker: one still exiting after its controller is the run's own, not a leak.
+XDIST_WORKER = "import sys;exec(eval(sys.stdin.readline()))"
+
+
 def collect(sid: int, stop: bool = True) -> list[Leak]:
     """The processes session `sid` still holds after its leader exited (given a moment to go by themselves),
-    described, then stopped when `stop`: SIGTERM, and SIGKILL to what outlives the grace."""
+    described, then stopped when `stop`: SIGTERM, and SIGKILL to what outlives the grace. A lingering xdist
+    worker is stopped too, but is not a leak of the tests'."""
     members = wait_gone(session_members(sid), SETTLE_S)
     if not members:
         return []
     booted = boot_time()
-    found = [leak for pid in members if (leak := describe(pid, booted)) is not None]
+    described = [leak for pid in members if (leak := describe(pid, booted)) is not None]
+    for worker in [leak for leak in described if XDIST_WORKER in leak.command]:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(worker.pid, signal.SIGKILL)
+    found = [leak for leak in described if XDIST_WORKER not in leak.command]
     if not stop:
         return found
     for leak in found:

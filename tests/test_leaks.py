@@ -47,3 +47,14 @@ def test_nothing_is_found_for_a_session_that_left_nothing():
     leader.wait()
     assert leaks.collect(leader.pid) == []
     assert os.getpid() not in leaks.session_members(os.getsid(0))
+
+
+def test_a_lingering_xdist_worker_is_stopped_but_not_a_leak():
+    script = (
+        "import subprocess, sys\n"
+        f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)  # ' + {leaks.XDIST_WORKER!r}])\n"
+    )
+    leader = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
+    leader.wait()
+    assert leaks.collect(leader.pid) == []
+    assert leaks.wait_gone(leaks.session_members(leader.pid), 2.0) == []
