@@ -26,7 +26,7 @@ from runtests.eventwriter import (
     is_xdist_worker,
     report_held_back,
 )
-from runtests.selection import group_of, marker_names, select
+from runtests.selection import collect_listed_files_only, group_of, marker_names, select
 
 DEFAULT_MARKER = "serial"
 MARKER_HELP = "run in runtests' serial phase: after every parallel test, in a fresh sequential process"
@@ -92,6 +92,7 @@ def pytest_configure(config: pytest.Config) -> None:
     declared = {line.split(":")[0].split("(")[0].strip() for line in config.getini("markers")}
     for name in {DEFAULT_MARKER, *marker_names(config.getoption(events.MARKER_OPTION))} - {"xdist_group"} - declared:
         config.addinivalue_line("markers", f"{name}: {MARKER_HELP}")
+    collect_listed_files_only(config)
     path = config.getoption(events.EVENTS_OPTION)
     writer = None
     if path:  # under runtests: its phase process, or an xdist worker of it

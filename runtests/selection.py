@@ -89,6 +89,19 @@ def select(config: pytest.Config, items: list[pytest.Item]) -> list[str] | None:
     return None if choice == events.SELECT_ALL else held_back
 
 
+def collect_listed_files_only(config: pytest.Config) -> None:
+    """A listed phase (the retry, a replay) imports only the modules of its listed tests, not the whole suite: a
+    replay's cost is then its tests', not a collection of everything. Files, not node ids: a listed test the
+    narrower collection does not find is `not_run`, as before, never pytest's "not found" usage error."""
+    if config.getoption(events.SELECT_OPTION) != events.SELECT_LISTED or not config.getoption(events.ONLY_OPTION):
+        return
+    with open(config.getoption(events.ONLY_OPTION), encoding="utf-8") as listing:
+        files = dict.fromkeys(nodeid.split("::", 1)[0] for nodeid in listing.read().splitlines() if nodeid)
+    paths = [config.rootpath / name for name in files]
+    if paths and all(path.is_file() for path in paths):
+        config.args = [str(path) for path in paths]
+
+
 def serial_ids(config: pytest.Config, items: list[pytest.Item]) -> list[str]:
     """Of the collected tests, those the serial phase takes (for --collect-only's listing by phase)."""
     is_serial = serial_matcher(config)

@@ -130,3 +130,28 @@ def test_diagnose_one_test_without_a_run(sample_project, tmp_path):
     assert "no order dependence shows" in fine.stdout
     missing = project.run("diagnose", "test_nope.py::test_x", report=False, env=env).assert_exit(4)
     assert missing.stderr.startswith("runtests: error: test_nope.py::test_x: not a collected test")
+
+
+def test_the_retry_and_replays_import_only_the_modules_of_their_tests(sample_project, tmp_path):
+    """A listed phase collects the files of its listed tests, not the whole suite: on a suite that takes long to
+    import, a replay costs its tests' time only."""
+    marker = tmp_path / "imported-by-a-listed-phase"
+    project = sample_project(
+        {
+            "test_fails.py": "def test_real_bug():\n    assert 1 + 1 == 3\n",
+            "test_z_heavy.py": f"""
+                import sys
+
+                if any(arg.startswith("--runtests-phase=re") for arg in sys.argv):  # the retry, a replay
+                    with open({str(marker)!r}, "a") as seen:
+                        seen.write(" ".join(sys.argv) + "\\n")
+
+                def test_fine():
+                    pass
+            """,
+        }
+    )
+    run = project.run("-n", "2", "--retry-serially").assert_exit(1)
+    (failed,) = [t for t in run.report["tests"] if t["outcome"] == "failed"]
+    assert failed["retry"]["verdict"] == "fails-alone" and len(failed["retry"]["replays"]) == 2
+    assert not marker.exists(), marker.read_text()
