@@ -448,6 +448,7 @@ def test_short_summary_tb_and_quiet_as_pytest(sample_project):
     assert "def test_fails" not in run.stdout  # --tb=no: no traceback
     quiet = project.run("-n", "2", "--", "-qq", "--tb=line").assert_exit(1)
     assert "phase: started" not in quiet.stdout and "workers busy" not in quiet.stdout
+    assert "parallel phase: 0 passed" not in quiet.stdout and "phase      workers" not in quiet.stdout  # no table
     assert "test_r.py:4: AssertionError: arithmetic" in quiet.stdout, quiet
 
 
