@@ -191,7 +191,7 @@ class EventWriter:
         session.config.pluginmanager.register(fidelity.SummaryStart(self.summary_marks), "runtests-summary-start")
 
     def summary_end(self) -> None:
-        fidelity.SummaryEnd(self.summary_marks, self.emit).pytest_terminal_summary()
+        fidelity.summary_end(self.summary_marks, self.emit)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         serial = None

@@ -162,18 +162,12 @@ class SummaryStart:
         self.marks[:] = [output_offset()]
 
 
-class SummaryEnd:
-    """Registered early (with the plugin), so that its trylast hook runs after every other plugin's summary."""
-
-    def __init__(self, marks: list[int | None], emit: Emit) -> None:
-        self.marks = marks
-        self.emit = emit
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_terminal_summary(self) -> None:
-        start, end = (self.marks or [None])[0], output_offset()
-        if start is not None and end is not None and end > start:
-            self.emit({"e": "summary", "start": start, "end": end})
+def summary_end(marks: list[int | None], emit: Emit) -> None:
+    """Called by the plugin module's trylast hook (registered first of all, so called last): where the plugins'
+    summary ends in the output, with where it began, as one event."""
+    start, end = (marks or [None])[0], output_offset()
+    if start is not None and end is not None and end > start:
+        emit({"e": "summary", "start": start, "end": end})
 
 
 def skip_collection(session: pytest.Session) -> bool:
