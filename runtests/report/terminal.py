@@ -436,20 +436,17 @@ class TerminalReporter:
         errors = summary.collect_errors()
         if not failing and not errors:
             return
+        for error in errors:
+            self.heading(f"ERROR collecting {error.nodeid} ({error.phase} phase)", "red")
+            self.console.out(error.longrepr, highlight=False)
         tbstyle = summary.terminal.get("tbstyle")
         if tbstyle == "no":  # --tb=no: no failure texts (the short summary still names them)
-            failing = []
-        elif tbstyle == "line":  # --tb=line: one line per failure, where it was raised
-            for error in errors:
-                self.heading(f"ERROR collecting {error.nodeid} ({error.phase} phase)", "red")
-                self.console.out(error.longrepr, highlight=False)
+            return
+        if tbstyle == "line":  # --tb=line: one line per failure, where it was raised
             for test in failing:
                 place = f"{test.crash_path}:{test.crash_line}" if test.crash_path else test.nodeid
                 self.console.out(f"{place}: {test.crash_message or test.outcome.value}", highlight=False)
             return
-        for error in errors:
-            self.heading(f"ERROR collecting {error.nodeid} ({error.phase} phase)", "red")
-            self.console.out(error.longrepr, highlight=False)
         for test in failing:
             where = ", ".join(filter(None, (f"{test.phase} phase", test.worker)))
             self.heading(f"{test.outcome.value.upper()} {test.nodeid} ({where})", "red")
