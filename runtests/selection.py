@@ -13,7 +13,8 @@ import pytest
 from runtests import durations, events
 from runtests.modes import plain_nodeid
 
-NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")  # as config.MARKER_PATTERN: the pytest side cannot import config
+LISTED = pytest.StashKey[list[str]]()
 EXPRESSION_WORDS = {"and", "or", "not"}
 
 
@@ -69,8 +70,7 @@ def select(config: pytest.Config, items: list[pytest.Item]) -> list[str] | None:
     phase (this shard's share of them), or None when the phase keeps everything or a listing."""
     choice = config.getoption(events.SELECT_OPTION)
     if choice == events.SELECT_LISTED:
-        with open(config.getoption(events.ONLY_OPTION), encoding="utf-8") as listing:
-            order = {nodeid: index for index, nodeid in enumerate(listing.read().splitlines())}
+        order = {nodeid: index for index, nodeid in enumerate(listed_ids(config))}
         deselect(config, items, lambda item: plain_nodeid(item.nodeid) in order)
         items.sort(key=lambda item: order[plain_nodeid(item.nodeid)])  # the listed order: a replay's order
         return None
@@ -89,14 +89,21 @@ def select(config: pytest.Config, items: list[pytest.Item]) -> list[str] | None:
     return None if choice == events.SELECT_ALL else held_back
 
 
+def listed_ids(config: pytest.Config) -> list[str]:
+    """The node ids of the --runtests-only file, read once per process."""
+    if LISTED not in config.stash:
+        with open(config.getoption(events.ONLY_OPTION), encoding="utf-8") as listing:
+            config.stash[LISTED] = listing.read().splitlines()
+    return config.stash[LISTED]
+
+
 def collect_listed_files_only(config: pytest.Config) -> None:
     """A listed phase (the retry, a replay) imports only the modules of its listed tests, not the whole suite: a
     replay's cost is then its tests', not a collection of everything. Files, not node ids: a listed test the
     narrower collection does not find is `not_run`, as before, never pytest's "not found" usage error."""
     if config.getoption(events.SELECT_OPTION) != events.SELECT_LISTED or not config.getoption(events.ONLY_OPTION):
         return
-    with open(config.getoption(events.ONLY_OPTION), encoding="utf-8") as listing:
-        files = dict.fromkeys(nodeid.split("::", 1)[0] for nodeid in listing.read().splitlines() if nodeid)
+    files = dict.fromkeys(nodeid.split("::", 1)[0] for nodeid in listed_ids(config) if nodeid)
     paths = [config.rootpath / name for name in files]
     if paths and all(path.is_file() for path in paths):
         config.args = [str(path) for path in paths]
