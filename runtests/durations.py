@@ -149,31 +149,31 @@ def detect_shard(environ: Mapping[str, str]) -> tuple[int, int] | None:
     return None
 
 
-def problem_with(path: Path) -> str | None:
-    """Why an existing file is not a durations store (not JSON, not an object of numbers); None when it is one,
-    or is missing."""
+def read_store(path: Path) -> tuple[dict[str, float], str | None]:
+    """The store's durations, read and parsed once, and why the file is not a store (not JSON, not an object of
+    numbers), or None when it is one or is missing."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return None
+        return {}, None
     except (OSError, UnicodeDecodeError) as exc:
-        return f"cannot be read ({exc})"
+        return {}, f"cannot be read ({exc})"
     if not text.strip():
-        return None
+        return {}, None
     try:
         data = json.loads(text)
     except ValueError as exc:
-        return f"not valid JSON ({exc})"
+        return {}, f"not valid JSON ({exc})"
     if not isinstance(data, dict):
-        return f"not a JSON object of node ids to seconds (a {type(data).__name__})"
-    return None
+        return {}, f"not a JSON object of node ids to seconds (a {type(data).__name__})"
+    return parse_durations(data), None
 
 
 def record(path: Path, tests: Iterable[Any], own: bool = False) -> str | None:
     """Merge the measured durations of tests that ran into the store; a note when it cannot be written. A file
     runtests did not write (`own` false: --durations-file) that is not a store is left as it is, and said so;
     runtests' own cache file is rewritten, with a note."""
-    problem = problem_with(path)
+    old, problem = read_store(path)
     if problem is not None and not own:
         return f"--durations-file {path}: {problem}; left as it is, and this run's durations not recorded"
     measured = {
@@ -184,7 +184,7 @@ def record(path: Path, tests: Iterable[Any], own: bool = False) -> str | None:
     if not measured:
         return None
     try:
-        save_durations(path, merge_durations(load_durations(path), measured))
+        save_durations(path, merge_durations(old, measured))
     except OSError as exc:
         return f"could not record test durations in {path}: {exc.strerror or exc}"
     if problem is not None:
