@@ -11,6 +11,7 @@ write_outputs(summary)                       JSON, JUnit, trace, CI annotations,
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import itertools
@@ -41,6 +42,8 @@ from runtests.resolve import read_if_present, resolve
 from runtests.results import (
     FAILS_ALONE,
     PARALLEL_ONLY,
+    PASSED_ON_RETRY,
+    UNDIAGNOSED,
     Outcome,
     PhaseRecorder,
     PhaseResult,
@@ -106,9 +109,25 @@ def run_information(plan: Plan, options: Options, starter: PhaseStarter) -> int:
     result, ran = run_quietly(starter.take(phase), phase.name)
     if plan.information == "passthrough":
         return ran.exit_code
+    if int(result.terminal.get("verbosity", 0)) < 0 or result.sessionless:
+        # `--co -q`, `--co -qq`: pytest's own lines, byte for byte, for whatever reads them (`| grep`, `| wc -l`).
+        copy_output(ran.output_path)
+        return ran.exit_code
     from runtests.report.terminal import make_console, show_collection
 
     return show_collection(make_console(options.color), result, plan.marker, ran.exit_code)
+
+
+def copy_output(path: Path | None) -> None:
+    """A pytest process's output, to runtests' standard output as it was written."""
+    if path is None:
+        return
+    import sys
+
+    sys.stdout.flush()
+    with contextlib.suppress(OSError), open(path, "rb") as output:
+        shutil.copyfileobj(output, sys.stdout.buffer)
+    sys.stdout.flush()
 
 
 def run_diagnose(options: Options, nodeid: str, environ: Mapping[str, str]) -> int:
@@ -127,7 +146,8 @@ def run_diagnose(options: Options, nodeid: str, environ: Mapping[str, str]) -> i
             why = "collection failed" if result.collect_errors else f"{len(collected)} tests were collected"
             raise UsageError(f"{nodeid}: not a collected test ({why}); give a node id as `runtests --co -q` lists it")
         limits = Limits()
-        budget = replay.Budget(replay.replays_for(collected.index(nodeid)), time.monotonic() + options.replay_budget)
+        seconds = replay.DIAGNOSE_BUDGET_S if options.replay_budget is None else options.replay_budget
+        budget = replay.Budget(replay.replays_for(collected.index(nodeid)), time.monotonic() + seconds)
         counter = itertools.count(1)
 
         def run(before: Sequence[str]) -> tuple[Outcome, float]:
@@ -142,15 +162,19 @@ def run_diagnose(options: Options, nodeid: str, environ: Mapping[str, str]) -> i
         test = TestResult(nodeid, "diagnose", found.outcome, retry=found.retry_result())
         replays = sum(1 for r in found.replays if r.duration_s)
         seconds = sum(r.duration_s for r in found.replays)
+        # Node ids go out as plain text: `[tutorial001_py310]` is no markup tag.
         if found.verdict == PARALLEL_ONLY:
-            reporter.print(f"{nodeid}: passes alone and after the {collected.index(nodeid)} tests collected before "
-                           "it: no order dependence shows")  # fmt: skip
+            reporter.say(f"{nodeid}: passes alone and after the {collected.index(nodeid)} tests collected before it: "
+                         "no order dependence shows")  # fmt: skip
+        elif found.verdict == PASSED_ON_RETRY:
+            reporter.say(f"{nodeid}: passes alone; the budget ran out before it was replayed after the tests "
+                         "collected before it: no order dependence shows so far")  # fmt: skip
         elif found.verdict == FAILS_ALONE:
-            reporter.print(f"{nodeid}: fails alone and after the tests collected before it: a real failure")
+            reporter.say(f"{nodeid}: fails alone and after the tests collected before it: a real failure")
         else:
-            reporter.print(f"{found.verdict}: {describe_verdict(test, RunSummary(()))}")
-        reporter.print(f"{replays} replays in {seconds:.2f}s" + ("" if found.complete else "; the budget ran out"))
-        return 0 if found.verdict == PARALLEL_ONLY else 1
+            reporter.say(f"{found.verdict}: {describe_verdict(test, RunSummary(()))}")
+        reporter.say(f"{replays} replays in {seconds:.2f}s" + ("" if found.complete else "; the budget ran out"))
+        return 0 if found.verdict in (PARALLEL_ONLY, PASSED_ON_RETRY) else 1
     finally:
         starter.cancel()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -238,7 +262,8 @@ def make_reporter(options: Options, live: bool) -> TerminalReporter:
     from runtests.plan import verbosity_of
     from runtests.report.terminal import TerminalReporter, make_console  # rich: after the first phase's release
 
-    return TerminalReporter(make_console(options.color, live), live, verbosity_of(options.pytest_args), options.slow)
+    console = make_console(options.color, live)
+    return TerminalReporter(console, live, verbosity_of(options.pytest_args), options.slow, hold=True)
 
 
 def run_phases(
@@ -252,14 +277,14 @@ def run_phases(
     """Each phase in turn (the retry after the parallel phase), as it ends; skipped phases too, with the reason."""
     done: list[PhaseResult] = []
     for index, phase in enumerate(plan.phases):
-        skip = reason_to_skip(done, plan)
+        skip, routine = reason_to_skip(done, plan)
         word = events.GATE_GO
         if skip is not None and phase.part == events.PART_LAST and any(p.coverage for p in done):
             # The last process reports the run's coverage (runtests.fidelity): it runs, to report only.
             word = events.GATE_REPORT_ONLY
         elif skip is not None:
             starter.cancel(phase.name)
-            reporter.phase_skipped(phase.name, skip)
+            reporter.phase_skipped(phase.name, skip, routine)
             yield PhaseResult(phase.name, skipped_because=skip)
             continue
         # The parallel phase's collection tells early whether serial tests exist: start that process now.
@@ -269,15 +294,15 @@ def run_phases(
         worktree.after_phase(phase.name)
         done.append(result)
         yield result
-        if result.interrupted or result.timed_out:
-            return
+        if result.interrupted or result.timed_out or result.sessionless:
+            return  # a pytest that ended before its session started: its error is the run's, nothing more runs
         failures = retry_candidates(result)
         if phase.name == PARALLEL and options.retry_serially and failures:
             retry = make_retry_phase(options)
             rerun = execute_phase(retry, starter.take(retry, failures), reporter, limits, find_leaks=find_leaks)
             worktree.after_phase(retry.name)
             replayable = rerun.tests and not (rerun.interrupted or rerun.timed_out or rerun.collect_errors)
-            if replayable and options.replay_budget > 0:
+            if replayable and replay.budget_s(options.replay_budget, result.duration_s) > 0:
                 rerun.diagnoses = replay_failures(result, rerun, options, starter, reporter, limits)
                 worktree.after_phase(retry.name)
             yield rerun
@@ -285,20 +310,21 @@ def run_phases(
                 return
 
 
-def reason_to_skip(done: Sequence[PhaseResult], plan: Plan) -> str | None:
-    """Why a phase after the parallel one should not start, or None."""
+def reason_to_skip(done: Sequence[PhaseResult], plan: Plan) -> tuple[str | None, bool]:
+    """Why a phase after the parallel one should not start (None: it should), and whether that is routine (no
+    serial test selected: -q says nothing of it)."""
     previous = next((p for p in done if p.name == PARALLEL and p.ran), None)
     if previous is None:
-        return None
+        return None, False
     if previous.held_back == []:
-        return f"no selected test carries the {plan.marker!r} marker"
+        return f"no selected test carries the {plan.marker!r} marker", True
     if previous.collect_errors:
-        return "the parallel phase had collection errors"
+        return "the parallel phase had collection errors", False
     if previous.pytest_exit(3) or previous.pytest_exit(4):
-        return f"the parallel phase's pytest exited with code {previous.exit_code}"
+        return f"the parallel phase's pytest exited with code {previous.exit_code}", False
     if plan.stops_at_first_failure and any(test.is_failing for test in previous.tests):
-        return "-x/--maxfail: the parallel phase had a failure"
-    return None
+        return "-x/--maxfail: the parallel phase had a failure", False
+    return None, False
 
 
 def execute_phase(
@@ -358,9 +384,6 @@ def attribute_leaks(found: Sequence[Leak], tests: Sequence[TestResult]) -> list[
     return named
 
 
-DIAGNOSED_MAX = 5  # parallel failures diagnosed by replay in one run; the others keep the retry's verdict
-
-
 def replay_failures(
     parallel: PhaseResult,
     retry: PhaseResult,
@@ -371,18 +394,20 @@ def replay_failures(
 ) -> dict[str, replay.Diagnosis]:
     """Diagnose the first parallel failures by replaying them in fresh sequential processes (runtests.replay):
     alone, after what ran before them on their worker, after their collection-order predecessors; culprits by
-    delta debugging. Within --replay-budget seconds and DIAGNOSED_MAX failures."""
-    failing = [t for t in parallel.tests if t.is_failing and t.outcome is not Outcome.NOT_RUN][:DIAGNOSED_MAX]
+    delta debugging. Within the replay budget (replay.budget_s) and DIAGNOSED_MAX failures."""
+    failing = retry_candidates(parallel)[: replay.DIAGNOSED_MAX]
     again = {test.nodeid: test.outcome for test in retry.tests}
     position = {nodeid: index for index, nodeid in enumerate(parallel.collected or ())}
-    budget = replay.Budget(sum(replay.replays_for(position.get(t.nodeid, 0)) for t in failing),
-                           time.monotonic() + options.replay_budget)  # fmt: skip
+    seconds = replay.budget_s(options.replay_budget, parallel.duration_s)
+    budget = replay.Budget(sum(replay.replays_for(position.get(nodeid, 0)) for nodeid in failing),
+                           time.monotonic() + seconds)  # fmt: skip
     if limits.run_deadline is not None:
         budget.deadline = min(budget.deadline, limits.run_deadline)
     counter = itertools.count(1)
     diagnoses: dict[str, replay.Diagnosis] = {}
     overlapping = find_suspects(parallel.tests)
-    for test in failing:
+    tests = {test.nodeid: test for test in parallel.tests}
+    for test in (tests[nodeid] for nodeid in failing):
 
         def run(before: Sequence[str], nodeid: str = test.nodeid) -> tuple[Outcome, float]:
             number = next(counter)
@@ -457,10 +482,14 @@ def summarize(
             f"{gitcheck.describe_paths(paths)}"
         )
     starving = [note for phase in phases if phase.is_parallel and (note := starving_unit(phase))]
+    idle = [note for phase in phases if (note := idle_workers(phase))]
+    parallel_s = next((phase.duration_s for phase in phases if phase.name == PARALLEL), 0.0)
+    recheck = [worktree.recheck_problem] if worktree.recheck_problem else []
+    undiagnosed = describe_undiagnosed([t for p in phases for t in p.tests], options.replay_budget, parallel_s)
     return RunSummary(
         phases=tuple(phases),
         min_pass_rate=options.min_pass_rate,
-        notes=(*([worktree.recheck_problem] if worktree.recheck_problem else []), *notes, *starving),
+        notes=(*recheck, *notes, *idle, *starving, *undiagnosed),
         worktree_refusal=refusal,
         retry=retry,
         accept_parallel_only=options.accept_parallel_only,
@@ -474,6 +503,35 @@ def summarize(
         duration_s=duration_s,
         worktree=worktree,
     )
+
+
+def idle_workers(phase: PhaseResult) -> str | None:
+    """`-n N` above the phase's test count: the workers that got no test stopped after collecting."""
+    if not phase.is_parallel or phase.workers >= phase.xdist_workers:
+        return None
+    idle = phase.xdist_workers - phase.workers
+    tests = len(phase.collected or ())
+    return (f"-n {phase.xdist_workers}: the {phase.label} phase has {tests} test{'s' if tests != 1 else ''}: "
+            f"{idle} worker{'s' if idle != 1 else ''} got none and stopped after collecting")  # fmt: skip
+
+
+def describe_undiagnosed(tests: Sequence[TestResult], given_s: float | None, parallel_s: float) -> list[str]:
+    """One line naming what the replays left undiagnosed: the failures past DIAGNOSED_MAX or the budget, whose
+    verdict is only the retry's (passed-on-retry, failed-on-retry), never accepted as parallel-only."""
+    retried = [test for test in tests if test.retry is not None]
+    left = [test for test in retried if test.retry is not None and test.retry.verdict in UNDIAGNOSED]
+    if not left:
+        return []
+    if given_s == 0:
+        why = "--replay-budget 0: none was replayed"
+    else:
+        budget = replay.budget_s(given_s, parallel_s)
+        source = "--replay-budget" if given_s is not None else "the parallel phase's time, at least " \
+            f"{replay.REPLAY_FLOOR_S:g}s; --replay-budget S for more"  # fmt: skip
+        why = f"replays stop after {replay.DIAGNOSED_MAX} failures or {budget:g}s ({source})"
+    names = ", ".join(test.nodeid for test in left[:3]) + (f" and {len(left) - 3} more" if len(left) > 3 else "")
+    return [f"diagnosis: {len(left)} of {len(retried)} retried failure{'s' if len(retried) != 1 else ''} left "
+            f"undiagnosed, their verdict only what the retry showed ({names}): {why}"]  # fmt: skip
 
 
 def write_outputs(

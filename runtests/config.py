@@ -51,7 +51,9 @@ class Options:
     config_file: Path | None = None
     leaks: str = "warn"  # processes the tests leave running: warn (name and stop them), fail, ignore
     slow: float = 60.0  # seconds after which a running test is SLOW (the live view; "still running" lines)
-    replay_budget: float = 120.0  # seconds of replays diagnosing parallel failures (--retry-serially); 0: none
+    # Seconds of replays diagnosing parallel failures (--retry-serially); 0: none; None: the parallel phase's own
+    # time, at least runtests.replay.REPLAY_FLOOR_S (runtests diagnose: DIAGNOSE_BUDGET_S).
+    replay_budget: float | None = None
     seed: int | None = None  # pytest-randomly's seed for every process of the run (runtests.resolve draws one)
     notes: tuple[str, ...] = ()  # what resolving the options decided, for the report (runtests.resolve)
 

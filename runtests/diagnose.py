@@ -7,7 +7,7 @@ import bisect
 import dataclasses
 import itertools
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from runtests.modes import MODES, Mode, unit_of
 from runtests.results import PhaseResult, RetryResult, TestResult
@@ -182,9 +182,35 @@ def starving_unit(phase: PhaseResult) -> str | None:
     unit, biggest = max(seconds.items(), key=lambda item: item[1])
     if biggest / total <= STARVING_SHARE or counts[unit] < 2:
         return None
+    waited = wait_for(phase, [t for t in phase.tests if unit_of(t.nodeid, t.group, mode.name) == unit])
+    if waited is None:
+        return None
     spread = "--dist load (or worksteal)" if mode.unit != "xdist_group" else "fewer tests in that xdist_group"
     return (
         f"--dist {mode.name}: {mode.unit} {unit!r} holds {biggest / total:.0%} of the {phase.label} phase's test "
-        f"time ({counts[unit]} tests, {biggest:.2f}s), and its tests run on one worker while the others wait; "
-        f"{spread} would spread them"
+        f"time ({counts[unit]} tests, {biggest:.2f}s), and its tests ran on one worker while the others waited "
+        f"{waited:.2f}s at the end; {spread} would spread them"
     )
+
+
+STARVED_SHARE = 0.2  # of the phase's span: a wait this long at the end is the unit's doing, not noise
+STARVED_MIN_S = 0.5
+
+
+def wait_for(phase: PhaseResult, unit: Sequence[TestResult]) -> float | None:
+    """How long every other worker sat idle at the end while the worker of `unit` ran on, from the events; None
+    when they did not (the unit's worker was not the last to finish, or the others were busy to near the end)."""
+    timed = [t for t in phase.tests if t.worker and t.start is not None and t.stop is not None]
+    workers = {t.worker for t in unit if t.worker}
+    if len(workers) != 1 or not timed:
+        return None
+    (worker,) = workers
+    last: dict[str, float] = {}
+    for test in timed:
+        last[test.worker or ""] = max(last.get(test.worker or "", 0.0), test.stop or 0.0)
+    others = [stop for name, stop in last.items() if name != worker]
+    if not others:
+        return None
+    waited = last[worker] - max(others)
+    span = max(last.values()) - min(t.start or 0.0 for t in timed)
+    return waited if waited >= max(STARVED_MIN_S, STARVED_SHARE * span) else None

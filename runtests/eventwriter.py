@@ -15,9 +15,9 @@ import pytest
 
 from runtests import events, fidelity
 from runtests.modes import plain_nodeid
-from runtests.selection import group_of, serial_ids
+from runtests.selection import OWN_DESELECTED, group_of, serial_ids
 
-HELD_BACK_KEY = "runtests_held_back"
+WORKER_EVENTS_KEY = "runtests_events"
 EVENTS_FD = pytest.StashKey[int]()
 WRITER_NAME = "runtests-event-writer"
 
@@ -26,17 +26,37 @@ def is_xdist_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
-def report_held_back(config: pytest.Config, ids: list[str]) -> None:
-    """Tell runtests which tests wait for the other phase: whether that phase needs a process at all."""
+def tell_runtests(config: pytest.Config, event: dict[str, Any]) -> None:
+    """An event about this process's collection (the tests held back for the other phase, the user's
+    deselections), from whichever runtests process collected. Every xdist worker collects the same tests: gw0 tells
+    runtests at once (the early word on held-back tests lets runtests start the next phase's process while the
+    others still collect), and each leaves it in its workeroutput, which the controller passes on when the first
+    worker finishes (EventWriter.pytest_testnodedown), should gw0's word have been lost."""
     if is_xdist_worker(config):
-        config.workeroutput[HELD_BACK_KEY] = ids  # type: ignore[attr-defined]
+        config.workeroutput.setdefault(WORKER_EVENTS_KEY, []).append(event)  # type: ignore[attr-defined]
         if config.workerinput.get("workerid") == "gw0":  # type: ignore[attr-defined]
-            # Early word, while the other workers still collect: runtests can prepare the next phase now.
-            append_event(config.getoption(events.EVENTS_OPTION), {"e": "held_back", "ids": ids})
+            append_event(config.getoption(events.EVENTS_OPTION), event)
         return
     writer = config.pluginmanager.get_plugin(WRITER_NAME)
     if writer is not None:
-        writer.emit({"e": "held_back", "ids": ids})
+        writer.emit(event)
+
+
+class DeselectionCounter:
+    """Counts the tests deselected in this process less runtests' own (its phase split, shards and listings,
+    selection.OWN_DESELECTED): the user's -k, -m, --lf and plugins' deselections, which pytest's last line shows
+    as "N deselected"."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def pytest_deselected(self, items: Any) -> None:
+        self.total += len(items)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        user = self.total - session.config.stash.get(OWN_DESELECTED, 0)
+        if user > 0:
+            tell_runtests(session.config, {"e": "deselected", "count": user})
 
 
 class GroupTagger:
@@ -96,7 +116,9 @@ def cut(text: str | None) -> str | None:
     return f"{text[:half]}\n[... runtests cut {dropped:,} characters of this text here ...]\n{text[-half:]}"
 
 
-def describe_report(report: pytest.TestReport) -> dict[str, Any]:
+def describe_report(report: pytest.TestReport, passed_sections: bool = False) -> dict[str, Any]:
+    """One report as the events carry it; a passing one's captured sections only with `passed_sections` (-rP, -rX:
+    pytest's PASSES and XPASSES sections show them)."""
     entry: dict[str, Any] = {
         "when": report.when,
         "outcome": report.outcome,
@@ -110,10 +132,11 @@ def describe_report(report: pytest.TestReport) -> dict[str, Any]:
             path = str(report.longrepr[0])
             entry["where"] = [os.path.relpath(path) if os.path.isabs(path) else path, report.longrepr[1]]
         if report.failed:
-            entry["sections"] = [[title, cut(content)] for title, content in report.sections]
             crash = getattr(report.longrepr, "reprcrash", None)
             if crash is not None:
                 entry["crash"] = [str(crash.path), crash.lineno, crash.message]
+    if report.sections and (report.failed or passed_sections):
+        entry["sections"] = [[title, cut(content)] for title, content in report.sections]
     if hasattr(report, "wasxfail"):
         entry["xfail"] = True
         entry["reason"] = report.wasxfail
@@ -153,10 +176,12 @@ class EventWriter:
         early = config.stash.get(EVENTS_FD, None)
         self.fd = early if early is not None else os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self.pending: dict[str, dict[str, Any]] = {}
-        self.held_back: list[str] | None = None
         self.collected_sent = False
         self.summary_marks: list[int | None] = []
         self.starting_on: str | None = None  # the worker of the test xdist's controller is announcing
+        self.passed_sections = False  # -rP / -rX: pytest's PASSES and XPASSES sections need passing tests' output
+        self.rerunning: set[str] = set()  # tests whose attempt pytest-rerunfailures is running again
+        self.told: set[str] = set()  # kinds of the workers' collection events passed on (tell_runtests)
 
     def emit(self, event: dict[str, Any]) -> None:
         self.write(events.encode(event))
@@ -170,6 +195,8 @@ class EventWriter:
         option = self.config.option
         workers = getattr(option, "numprocesses", None) or 0
         dist = getattr(option, "dist", "no") if workers else "no"
+        terminal = fidelity.terminal_settings(self.config)
+        self.passed_sections = terminal["tbstyle"] != "no" and bool(set(terminal["reportchars"]) & {"P", "X"})
         self.emit(
             {
                 "e": "start",
@@ -181,7 +208,7 @@ class EventWriter:
                 "cache_dir": str(getattr(getattr(self.config, "cache", None), "_cachedir", "")) or None,
                 "rootdir": str(self.config.rootpath),
                 "pytest": pytest.__version__,
-                "terminal": fidelity.terminal_settings(self.config),
+                "terminal": terminal,
                 **({"seed": seed} if isinstance(seed := getattr(option, "randomly_seed", None), int) else {}),
                 **({"coverage": True} if fidelity.measures_coverage(self.config) else {}),
             }
@@ -217,9 +244,10 @@ class EventWriter:
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         output = getattr(node, "workeroutput", None) or {}
-        if HELD_BACK_KEY in output and self.held_back is None:  # the first worker to finish tells it
-            self.held_back = list(output[HELD_BACK_KEY])
-            self.emit({"e": "held_back", "ids": self.held_back})
+        for event in output.get(WORKER_EVENTS_KEY, ()):  # the first worker to finish tells each (tell_runtests)
+            if event.get("e") not in self.told:
+                self.told.add(event.get("e"))
+                self.emit(event)
 
     def send_collected(self, ids: list[str], serial: list[str] | None = None) -> None:
         if not self.collected_sent:
@@ -230,6 +258,7 @@ class EventWriter:
             self.emit(event)
 
     def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
+        self.rerunning.discard(nodeid)  # a new attempt of the test: its reports count again
         self.write(events.encode_begin(plain_nodeid(nodeid), self.starting_on))
         self.starting_on = None
 
@@ -261,6 +290,17 @@ class EventWriter:
                 test["worker"] = worker
             if group is not None:
                 test["group"] = group
+        if report.outcome == "rerun":
+            # pytest-rerunfailures runs the test again (a failed attempt, or a crashed worker's): that attempt is
+            # no verdict. Counted, as pytest's "1 rerun"; the rest of the attempt's reports are dropped, until the
+            # next attempt starts (pytest_runtest_logstart).
+            test["reruns"] = test.get("reruns", 0) + 1
+            test["reports"] = []
+            test.pop("subtests", None)
+            self.rerunning.add(report.nodeid)
+            return
+        if report.nodeid in self.rerunning:
+            return
         if is_subtest_report(report):
             test.setdefault("subtests", []).append(
                 {
@@ -271,11 +311,12 @@ class EventWriter:
                 }
             )
             return
-        if report.passed and not hasattr(report, "wasxfail") and not getattr(report, "runtests_timeout", False):
+        plain = not hasattr(report, "wasxfail") and not getattr(report, "runtests_timeout", False)
+        if report.passed and plain and not (self.passed_sections and report.sections):
             # The common case, kept as a tuple: see `compact`.
             test["reports"].append((report.when, report.duration, report.start, report.stop))
         else:
-            test["reports"].append(describe_report(report))
+            test["reports"].append(describe_report(report, self.passed_sections))
         # Teardown closes a test; "???" is xdist's report for a test whose worker died mid-run.
         if report.when in ("teardown", "???"):
             self.emit(compact(self.pending.pop(report.nodeid)))

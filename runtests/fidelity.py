@@ -119,6 +119,7 @@ def terminal_settings(config: pytest.Config) -> dict[str, Any]:
         "durations": durations,
         "durations_min": durations_min,
         "capture": getattr(config.option, "capture", "fd"),
+        "showcapture": getattr(config.option, "showcapture", "all"),
         "collectonly": bool(getattr(config.option, "collectonly", False)),
     }
 

@@ -24,6 +24,7 @@ class WorktreeState:
     unstaged: tuple[str, ...]
     untracked: tuple[str, ...]
     signatures: Mapping[str, Signature]
+    ignored: Mapping[str, Signature] = dataclasses.field(default_factory=dict)  # what .gitignore hides, signed
 
     def dirty_paths(self, staged_expected: bool) -> tuple[str, ...]:
         staged = () if staged_expected else self.staged
@@ -38,6 +39,8 @@ class Pollution:
     changed: tuple[str, ...] = ()
     deleted: tuple[str, ...] = ()
     phases_of: Mapping[str, list[str]] = dataclasses.field(default_factory=dict)  # path -> phases that touched it
+    # Files .gitignore ignores that the tests created or changed (a `testing.db`): no dirt, never refused, but named.
+    ignored: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.created or self.changed or self.deleted)
@@ -55,6 +58,7 @@ class Status:
     staged: list[str]
     unstaged: list[str]
     untracked: list[str]
+    ignored: list[str] = dataclasses.field(default_factory=list)
 
 
 FIELDS_BEFORE_PATH = {"1": 8, "2": 9, "u": 10}  # space-separated fields before the path, which may hold spaces
@@ -68,6 +72,7 @@ def parse_status(text: str) -> Status:
     staged: list[str] = []
     unstaged: list[str] = []
     untracked: list[str] = []
+    ignored: list[str] = []
     fields = iter(text.split("\0"))
     for entry in fields:
         kind = entry[:1]
@@ -79,6 +84,8 @@ def parse_status(text: str) -> Status:
                 branch = value
         elif kind == "?":
             untracked.append(entry[2:])
+        elif kind == "!":
+            ignored.append(entry[2:])
         elif kind in FIELDS_BEFORE_PATH:
             parts = entry.split(" ", FIELDS_BEFORE_PATH[kind])
             xy, path = parts[1], parts[-1]
@@ -88,7 +95,7 @@ def parse_status(text: str) -> Status:
                 staged.append(path)
             if xy[1] != ".":
                 unstaged.append(path)
-    return Status(head, branch, staged, unstaged, untracked)
+    return Status(head, branch, staged, unstaged, untracked, ignored)
 
 
 def sign(root: str, path: str) -> Signature:
@@ -114,8 +121,15 @@ def read_worktree(cwd: Path, root: str | None = None) -> WorktreeState:
             root = git.Git(str(cwd)).rev_parse("--show-toplevel", env=QUIET_GIT)
         # One status gives the paths, HEAD and the branch. No optional locks: status must not even refresh
         # the index of a repository it only reads.
+        # `--ignored=matching` lists an ignored directory as itself, never what it holds (a virtualenv stays cheap).
         output = git.Git(root).status(
-            "--porcelain=v2", "--branch", "-z", "--untracked-files=all", strip_newline_in_stdout=False, env=QUIET_GIT
+            "--porcelain=v2",
+            "--branch",
+            "-z",
+            "--untracked-files=all",
+            "--ignored=matching",
+            strip_newline_in_stdout=False,
+            env=QUIET_GIT,
         )
     except git.GitCommandError as exc:
         detail = (exc.stderr or str(exc)).strip().splitlines()
@@ -136,7 +150,17 @@ def read_worktree(cwd: Path, root: str | None = None) -> WorktreeState:
         unstaged=tuple(status.unstaged),
         untracked=tuple(status.untracked),
         signatures={path: sign(root, path) for path in paths},
+        ignored={path: sign(root, path) for path in status.ignored if not is_run_artifact(path)},
     )
+
+
+# What pytest and its plugins write on every run, tests or not: no test left it behind.
+RUN_ARTIFACTS = {"__pycache__", ".pytest_cache", ".coverage"}
+
+
+def is_run_artifact(path: str) -> bool:
+    parts = path.rstrip("/").split("/")
+    return bool(RUN_ARTIFACTS.intersection(parts)) or parts[-1].startswith(".coverage.") or path.endswith(".pyc")
 
 
 def compare_worktrees(before: WorktreeState, after: WorktreeState) -> Pollution:
@@ -153,7 +177,11 @@ def compare_worktrees(before: WorktreeState, after: WorktreeState) -> Pollution:
         if path not in after.signatures and signature is not None:
             # Dirty before, clean or gone now: an untracked file that vanished was deleted; a tracked one restored.
             (deleted if path in before.untracked else changed).append(path)
-    return Pollution(tuple(sorted(created)), tuple(sorted(changed)), tuple(sorted(deleted)))
+    ignored = [path for path, signature in after.ignored.items()
+               if signature is not None and before.ignored.get(path) != signature]  # fmt: skip
+    return Pollution(
+        tuple(sorted(created)), tuple(sorted(changed)), tuple(sorted(deleted)), ignored=tuple(sorted(ignored))
+    )
 
 
 def describe_paths(paths: tuple[str, ...]) -> str:
@@ -202,7 +230,8 @@ class WorktreeWatch:
             self.recheck_problem = f"could not re-check the work tree after the {name} phase: {exc}"
             self.latest = None
             return
-        for path in compare_worktrees(self.latest, state).paths():
+        found = compare_worktrees(self.latest, state)
+        for path in (*found.paths(), *found.ignored):
             self.phases_of.setdefault(path, []).append(name)
         self.latest = state
 
@@ -210,5 +239,6 @@ class WorktreeWatch:
         pollution = None
         if self.before is not None and self.latest is not None:
             found = compare_worktrees(self.before, self.latest)
-            pollution = dataclasses.replace(found, phases_of={p: self.phases_of.get(p, []) for p in found.paths()})
+            touched = (*found.paths(), *found.ignored)
+            pollution = dataclasses.replace(found, phases_of={p: self.phases_of.get(p, []) for p in touched})
         return WorktreeReport(self.before, self.latest, pollution, self.problem, self.recheck_problem)

@@ -21,10 +21,11 @@ from runtests import events, fidelity
 from runtests.eventwriter import (
     EVENTS_FD,
     WRITER_NAME,
+    DeselectionCounter,
     EventWriter,
     GroupTagger,
     is_xdist_worker,
-    report_held_back,
+    tell_runtests,
 )
 from runtests.selection import collect_listed_files_only, group_of, marker_names, select
 
@@ -98,6 +99,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if path:  # under runtests: its phase process, or an xdist worker of it
         atexit.unregister(collect_then_freeze)  # once per process, however often pytest is configured in it
         atexit.register(collect_then_freeze)
+        config.pluginmanager.register(DeselectionCounter(), "runtests-deselections")
         if not is_xdist_worker(config):
             writer = EventWriter(config, path)
             config.pluginmanager.register(writer, WRITER_NAME)
@@ -154,4 +156,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.pluginmanager.register(GroupTagger(), tagger)
     held_back = select(config, items)
     if held_back is not None:
-        report_held_back(config, held_back)
+        tell_runtests(config, {"e": "held_back", "ids": held_back})
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """In xdist's controller under runtests: a path or node id that does not exist is pytest's usage error at once,
+    as in a sequential pytest, not after every worker has started and collected (each then fails on it)."""
+    config = session.config
+    under_runtests = config.getoption(events.EVENTS_OPTION)
+    if under_runtests and getattr(config.option, "numprocesses", None) and not is_xdist_worker(config):
+        check_collection_arguments(config)
+
+
+def check_collection_arguments(config: pytest.Config) -> None:
+    """pytest's own check of its arguments (its UsageError, its message), as its collection makes it."""
+    from _pytest.main import resolve_collection_argument
+
+    pyargs = bool(config.option.pyargs)
+    for index, arg in enumerate(config.args):
+        try:
+            resolve_collection_argument(config.invocation_params.dir, arg, index, as_pypath=pyargs)
+        except TypeError:  # pytest < 9: no argument index
+            resolve_collection_argument(config.invocation_params.dir, arg, as_pypath=pyargs)  # type: ignore[call-arg]

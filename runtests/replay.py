@@ -12,6 +12,7 @@ process. From their outcomes (pure logic here; the processes are the caller's `r
 |                      | replayed once beside its overlap suspects (under xdist), which, when it fails      |
 |                      | again there, become its culprits                                                  |
 | `flaky`              | identical replays disagree                                                        |
+| `passed-on-retry`    | passed alone, but the budget ran out before every sequential order was replayed   |
 
 The culprits of `depends-on-earlier` and `broken-by-earlier` are found by delta debugging (Zeller's ddmin) over
 the predecessors, down to a minimal set (usually one test), then replayed once more to confirm. This is how
@@ -33,11 +34,23 @@ from runtests.results import (
     FAILS_ALONE,
     FLAKY,
     PARALLEL_ONLY,
+    PASSED_ON_RETRY,
     Outcome,
     Replay,
     RetryResult,
     TestResult,
 )
+
+DIAGNOSED_MAX = 5  # parallel failures diagnosed by replay in one run; the others keep the retry's own verdict
+REPLAY_FLOOR_S = 20.0  # a run's replays may take as long as its parallel phase took, and at least this long
+DIAGNOSE_BUDGET_S = 120.0  # `runtests diagnose`: one test, asked for by name
+
+
+def budget_s(given: float | None, parallel_s: float) -> float:
+    """Seconds of replays: as given (--replay-budget), else bounded by the run's own size: as long as the parallel
+    phase took, and at least REPLAY_FLOOR_S (a small run's diagnosis still gets a few replays per failure)."""
+    return given if given is not None else max(REPLAY_FLOOR_S, parallel_s)
+
 
 ALONE, ALONE_AGAIN, WORKER_ORDER, COLLECTION_ORDER, BISECT, CONFIRM, BESIDE = (
     "alone", "alone-again", "worker-order", "collection-order", "bisect", "confirm", "beside-suspects"
@@ -157,8 +170,9 @@ def diagnose(
         if replay(ALONE_AGAIN, ()) != alone_fails:
             return ends(FLAKY)
     except BudgetExhausted:
-        return None if not replays else ends(FAILS_ALONE if alone_fails else PARALLEL_ONLY, complete=False)
-    verdict = FAILS_ALONE if alone_fails else PARALLEL_ONLY
+        return None if not replays else ends(FAILS_ALONE if alone_fails else PASSED_ON_RETRY, complete=False)
+    # Passing alone is not yet parallel-only: that needs every sequential order replayed, passing.
+    verdict = FAILS_ALONE if alone_fails else PASSED_ON_RETRY
     try:
         if alone_fails:
             if not collection_before or replay(COLLECTION_ORDER, collection_before):
@@ -172,6 +186,7 @@ def diagnose(
         if other_order and replay(COLLECTION_ORDER, collection_before):
             verdict = BROKEN_BY_EARLIER
             return find_culprits(collection_before, True, replay, ends, verdict, "collection order")
+        verdict = PARALLEL_ONLY
         if suspects and run_beside is not None:  # no sequential replay breaks it: try it beside its suspects
             budget.take()
             outcome, seconds = run_beside(suspects)

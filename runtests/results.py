@@ -6,7 +6,7 @@ import dataclasses
 import enum
 import functools
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,12 @@ DEPENDS_ON_EARLIER = "depends-on-earlier"  # fails alone, passes after its prede
 BROKEN_BY_EARLIER = "broken-by-earlier"  # passes alone, fails after what ran before it on its worker: a polluter
 PARALLEL_ONLY = "parallel-only"  # passes in every sequential replay: concurrency with other workers breaks it
 FLAKY = "flaky"  # identical replays disagree
-VERDICTS = (FAILS_ALONE, DEPENDS_ON_EARLIER, BROKEN_BY_EARLIER, PARALLEL_ONLY, FLAKY)
+# Undiagnosed: only the retry phase ran it again (with the other failures, without its predecessors), or the replay
+# budget ran out before its sequential replays could say more. What the retry showed, and no more.
+PASSED_ON_RETRY = "passed-on-retry"
+FAILED_ON_RETRY = "failed-on-retry"
+VERDICTS = (FAILS_ALONE, DEPENDS_ON_EARLIER, BROKEN_BY_EARLIER, PARALLEL_ONLY, FLAKY, PASSED_ON_RETRY, FAILED_ON_RETRY)
+UNDIAGNOSED = frozenset({PASSED_ON_RETRY, FAILED_ON_RETRY})
 SUBTEST_KEYS = ("passed", "failed", "skipped", "xfailed")
 
 
@@ -62,9 +67,9 @@ class RetryResult:
     """A parallel failure run again in fresh sequential processes: alone (the retry phase), and, when it was
     diagnosed by replay, after its predecessors (runtests.replay)."""
 
-    outcome: Outcome  # alone
+    outcome: Outcome  # in the retry phase (beside the other failures, when there were several)
     longrepr: str | None = None
-    diagnosed: str | None = None  # the replays' verdict; None: the retry phase's outcome alone decides
+    diagnosed: str | None = None  # the replays' verdict; None: not replayed, the retry phase's outcome alone
     culprits: tuple[str, ...] = ()  # the state-setters or polluters the replays found
     where: str = ""  # where the culprits ran: a worker id, or "collection order"
     replays: tuple[Replay, ...] = ()
@@ -74,7 +79,7 @@ class RetryResult:
     def verdict(self) -> str:
         if self.diagnosed is not None:
             return self.diagnosed
-        return FAILS_ALONE if self.outcome in FAILING else PARALLEL_ONLY
+        return FAILED_ON_RETRY if self.outcome in FAILING else PASSED_ON_RETRY
 
 
 @dataclasses.dataclass(slots=True)
@@ -103,6 +108,8 @@ class TestResult:
     skip_where: tuple[str, int] | None = None  # where a skip was raised: path and line, as -rs shows it
     retry: RetryResult | None = None
     suspects: list[str] = dataclasses.field(default_factory=list)
+    when: str | None = None  # the stage of the report that decided a failure: setup, call, teardown, ??? (a crash)
+    reruns: int = 0  # attempts pytest-rerunfailures made before the one that decided the verdict
 
     @property
     def is_failing(self) -> bool:
@@ -168,8 +175,10 @@ def make_test_result(event: dict[str, Any], phase: str) -> TestResult:
         subtests=subtests,
         crashed=any(r.get("when") == "???" for r in reports),
         group=event.get("group"),
+        reruns=int(event.get("reruns") or 0),
     )
     if decisive is not None:
+        result.when = decisive.get("when")
         if outcome in FAILING:
             result.longrepr = decisive.get("longrepr")
             if decisive.get("crash"):
@@ -182,6 +191,11 @@ def make_test_result(event: dict[str, Any], phase: str) -> TestResult:
             result.reason = decisive["reason"] if "reason" in decisive else decisive.get("longrepr")
             if decisive.get("where"):
                 result.skip_where = (str(decisive["where"][0]), int(decisive["where"][1] or 0))
+    if outcome in PASSING and not result.sections:
+        # Kept by the plugin only under -rP / -rX (pytest's PASSES and XPASSES sections): the call's captured
+        # output, then the teardown's.
+        result.sections = [tuple(s) for r in reports for s in r.get("sections") or ()
+                           if r.get("when") == "call" or "teardown" in s[0]]  # fmt: skip
     failed_subtests = [sub for sub in subtests if sub.outcome == "failed"]
     if failed_subtests and outcome not in FAILING:
         # pytest fails a test that contains failed subtests; under xdist the controller may not know yet.
@@ -227,6 +241,69 @@ def format_pass_rate(counts: dict[str, int]) -> str:
     elif passing and shown <= 0.0:
         shown = 0.1
     return f"{shown:.1f}% ({passing}/{passing + failing})"
+
+
+# pytest's nouns where one differs from many; the other counts read the same either way ("2 rerun", as pytest).
+NOUNS = {"errors": ("error", "errors"), "warnings": ("warning", "warnings")}
+
+
+def count_word(key: str, count: int) -> str:
+    one, many = NOUNS.get(key, (key, key))
+    return f"{count} {one if count == 1 else many}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Tally:
+    """What a run, or one phase of it, counts: the one rule every output reads (the phase lines, the table, the
+    pass rate, the last line, the JSON, JUnit and GitHub reports), none counting for itself.
+
+    - each test once, by its folded verdict; with --accept-parallel-only a `parallel-only` failure as passed;
+    - each collector that failed to collect once per run, as an error: xdist reports it once per worker, and every
+      phase collects the same modules;
+    - beside the verdicts, as pytest's last line shows them: the attempts pytest-rerunfailures made again
+      (reruns), the tests the user's -k, -m or --lf deselected (runtests' own phase split is no deselection), and
+      the warnings.
+    """
+
+    counts: Mapping[str, int]
+    reruns: int = 0
+    deselected: int = 0
+    warnings: int = 0
+
+    @property
+    def passing(self) -> int:
+        return passing_and_failing(dict(self.counts))[0]
+
+    @property
+    def failing(self) -> int:
+        return passing_and_failing(dict(self.counts))[1]
+
+    def pass_rate(self) -> float | None:
+        return compute_pass_rate(dict(self.counts))
+
+    def format_pass_rate(self) -> str:
+        return format_pass_rate(dict(self.counts))
+
+    def describe(self, always: Iterable[str] = ("passed", "failed")) -> str:
+        """As pytest's last line, in runtests' order: `21 passed, 0 failed, 1 error, 1 rerun, 852 deselected, 3
+        warnings`; zero counts left out except `always`."""
+        keys = set(always)
+        words = [count_word(key, self.counts[key]) for key in COUNT_KEYS if self.counts[key] or key in keys]
+        extra = (("rerun", self.reruns), ("deselected", self.deselected), ("warnings", self.warnings))
+        return ", ".join(words + [count_word(key, count) for key, count in extra if count])
+
+
+def make_tally(
+    tests: Iterable[TestResult],
+    collect_errors: int = 0,
+    accept_parallel_only: bool = False,
+    deselected: int = 0,
+    warnings: int = 0,
+) -> Tally:
+    tests = list(tests)
+    counts = count_outcomes(tests, accept_parallel_only)
+    counts["errors"] += collect_errors
+    return Tally(counts, sum(test.reruns for test in tests), deselected, warnings)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -286,6 +363,7 @@ class PhaseResult:
     diagnoses: dict[str, Any] = dataclasses.field(default_factory=dict)  # retry: nodeid -> replay.Diagnosis
     leaks: list[Any] = dataclasses.field(default_factory=list)  # runtests.leaks.Leak: what its session still held
     serial_ids: list[str] | None = None  # under --collect-only: the collected tests the serial phase takes
+    deselected: int = 0  # tests the user's -k, -m, --lf ... deselected (not runtests' phase split)
 
     @property
     def label(self) -> str:
@@ -301,8 +379,11 @@ class PhaseResult:
 
     @property
     def workers(self) -> int:
-        """Processes that ran the phase's tests at once: its xdist workers, 1 when sequential, 0 when it did not
-        run. The JSON report's `workers` and the table's column."""
+        """Processes that ran the phase's tests at once: its xdist workers (those that had a test to run: no more
+        than it collected), 1 when sequential, 0 when it did not run. The JSON report's `workers` and the table's
+        column."""
+        if self.xdist_workers and self.collected is not None:
+            return min(self.xdist_workers, max(len(self.collected), 1))
         return self.xdist_workers or int(self.ran)
 
     @property
@@ -313,8 +394,26 @@ class PhaseResult:
         """Whether the process exited with pytest's `code`, not a test's `os._exit(code)` mid-session."""
         return self.exit_code == code and (self.ended or not self.began)
 
+    @property
+    def sessionless(self) -> bool:
+        """Its pytest ended before its session started (a usage error, a plugin failing to configure), or ran none
+        (`--help`): nothing it did is a phase's result, and no later phase may run."""
+        stopped = self.interrupted or self.timed_out
+        return self.ran and not (self.began or self.tests or self.collected is not None or stopped)
+
+    def unique_collect_errors(self) -> list[CollectError]:
+        """Each collector that failed once: xdist reports it once per worker."""
+        unique: dict[str, CollectError] = {}
+        for error in self.collect_errors:
+            unique.setdefault(error.nodeid, error)
+        return list(unique.values())
+
+    def tally(self) -> Tally:
+        """The phase's own count (runtests.results.Tally), as its line shows it while the run goes on."""
+        return make_tally(self.tests, len(self.unique_collect_errors()), deselected=self.deselected)
+
     def counts(self) -> dict[str, int]:
-        return count_outcomes(self.tests)
+        return dict(self.tally().counts)
 
 
 class PhaseRecorder:
@@ -369,6 +468,8 @@ class PhaseRecorder:
                 result.serial_ids = list(event["serial"] or ())
         elif kind == "held_back":
             result.held_back = list(event.get("ids") or ())
+        elif kind == "deselected":
+            result.deselected = int(event.get("count") or 0)
         elif kind == "collect_error":
             result.collect_errors.append(
                 CollectError(str(event.get("nodeid")), str(event.get("longrepr") or ""), result.name)
@@ -418,6 +519,36 @@ class PhaseRecorder:
 
 
 @dataclasses.dataclass(frozen=True)
+class RetryStats:
+    """What --retry-serially and its replays found, over the run: the terminal's and the JSON report's figures."""
+
+    retried: int  # parallel failures run again in the retry phase
+    passed: int  # of them, those that passed there (beside the other failures, when there were several)
+    verdicts: Mapping[str, int]  # every verdict of VERDICTS, with its count
+    replays: int  # replay processes run
+    replay_s: float
+    incomplete: bool  # the replay budget ran out before the replays could say more of some test
+
+    @property
+    def undiagnosed(self) -> int:
+        return sum(self.verdicts[verdict] for verdict in UNDIAGNOSED)
+
+
+def make_retry_stats(retried: Sequence[TestResult]) -> RetryStats:
+    records = [test.retry for test in retried if test.retry is not None]
+    verdicts = Counter(record.verdict for record in records)
+    replays = [replay for record in records for replay in record.replays if replay.duration_s]
+    return RetryStats(
+        retried=len(records),
+        passed=sum(record.outcome not in FAILING for record in records),
+        verdicts={verdict: verdicts.get(verdict, 0) for verdict in VERDICTS},
+        replays=len(replays),
+        replay_s=sum(replay.duration_s for replay in replays),
+        incomplete=any(not record.complete for record in records),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
 class RunSummary:
     """A whole run, its diagnosis and verdict included: what the reports write, never changed after it is made."""
 
@@ -445,10 +576,40 @@ class RunSummary:
 
     @functools.cached_property
     def tests(self) -> list[TestResult]:
-        return [test for phase in self.phases for test in phase.tests]
+        """Every test, phase by phase, each phase's in its collection order (as sequential pytest lists them, not
+        in the order xdist's workers happened to finish them): every output lists them so."""
+        ordered = []
+        for phase in self.phases:
+            position = {nodeid: index for index, nodeid in enumerate(phase.collected or ())}
+            ordered += sorted(phase.tests, key=lambda test: position.get(test.nodeid, len(position)))
+        return ordered
+
+    @functools.cached_property
+    def phase_tallies(self) -> dict[str, Tally]:
+        """Each phase's row of the table: its tests, and the collection errors it was the first to report."""
+        seen: set[str] = set()
+        tallies = {}
+        for phase in self.phases:
+            errors = [e.nodeid for e in phase.unique_collect_errors() if e.nodeid not in seen]
+            seen.update(errors)
+            tallies[phase.label] = make_tally(phase.tests, len(errors), self.accept_parallel_only, phase.deselected)
+        return tallies
+
+    @functools.cached_property
+    def tally(self) -> Tally:
+        """The run's count (see Tally): what every output of the run reads."""
+        rows = self.phase_tallies.values()
+        counts = {key: sum(row.counts[key] for row in rows) for key in COUNT_KEYS}
+        # Every phase collects the same tests, so each deselects the same ones: counted once.
+        deselected = max((row.deselected for row in rows), default=0)
+        return Tally(counts, sum(row.reruns for row in rows), deselected, len(self.warnings))
 
     def counts(self) -> dict[str, int]:
-        return count_outcomes(self.tests, self.accept_parallel_only)
+        return dict(self.tally.counts)
+
+    def count_columns(self) -> list[str]:
+        """The count keys a table of the run shows: passed and failed always, the others where the run has any."""
+        return [key for key in COUNT_KEYS if self.tally.counts[key] or key in ("passed", "failed")]
 
     @functools.cached_property
     def warnings(self) -> list[Warning_]:
@@ -477,11 +638,20 @@ class RunSummary:
     def retried(self) -> list[TestResult]:
         return [test for test in self.tests if test.retry is not None]
 
+    @functools.cached_property
+    def retry_stats(self) -> RetryStats:
+        return make_retry_stats(self.retried())
+
     def subtest_counts(self) -> dict[str, int]:
         return count_subtests(self.tests)
 
     def pass_rate(self) -> float | None:
-        return compute_pass_rate(self.counts())
+        return self.tally.pass_rate()
+
+    def sessionless(self) -> PhaseResult | None:
+        """The phase whose pytest ended before its session started; the run stopped there (see
+        PhaseResult.sessionless)."""
+        return next((phase for phase in self.phases if phase.sessionless), None)
 
     def collect_errors(self) -> list[CollectError]:
         """Each erroring module once per run, though workers and both phases may report it."""
@@ -507,6 +677,9 @@ class RunSummary:
     def exit_code(self) -> int:
         if self.worktree_refusal and not self.phases:  # refused before the run: nothing else to say
             return errors.EXIT_DIRTY_WORKTREE
+        sessionless = self.sessionless()
+        if sessionless is not None and sessionless.exit_code is not None:  # pytest's own verdict, as it gave it
+            return sessionless.exit_code if 0 <= sessionless.exit_code < 256 else errors.EXIT_INTERNAL_ERROR
         counts = self.counts()
         rate = compute_pass_rate(counts)
         if any(phase.interrupted for phase in self.phases) or self.collect_errors():

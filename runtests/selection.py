@@ -15,6 +15,7 @@ from runtests.modes import plain_nodeid
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")  # as config.MARKER_PATTERN: the pytest side cannot import config
 LISTED = pytest.StashKey[list[str]]()
+OWN_DESELECTED = pytest.StashKey[int]()  # tests runtests itself deselected in this process: no user's deselection
 EXPRESSION_WORDS = {"and", "or", "not"}
 
 
@@ -60,6 +61,7 @@ def deselect(config: pytest.Config, items: list[pytest.Item], keep: Callable[[py
     if len(kept) == len(items):
         return []
     dropped = [item for item in items if not keep(item)]
+    config.stash[OWN_DESELECTED] = config.stash.get(OWN_DESELECTED, 0) + len(dropped)
     config.hook.pytest_deselected(items=dropped)
     items[:] = kept
     return [plain_nodeid(item.nodeid) for item in dropped]

@@ -91,6 +91,11 @@ def test_shards_cover_every_test_once_balanced_and_combine_equals_one_run(sharde
     assert combined["totals"] == whole.report["totals"]
     assert combined["pass_rate"] == whole.report["pass_rate"]
     assert "Pass rate: " + format_rate(whole.report) in done.stdout
+    # One time for the combined run: the table's total row says what the last line says.
+    (total_row,) = [line for line in done.stdout.splitlines() if line.startswith("total ")]
+    last_time = re.search(r" in (\d+\.\d\ds)$", done.stdout.splitlines()[-1])
+    assert last_time is not None and total_row.split()[-1] == last_time.group(1) == f"{combined['duration_s']:.2f}s"
+    assert combined["duration_s"] != pytest.approx(sum(p["duration_s"] for p in combined["phases"]), abs=0.005), done
     xml = junitparser.JUnitXml.fromfile(str(combined_xml))
     assert sum(suite.tests for suite in xml) == TESTS
 

@@ -43,8 +43,9 @@ def test_retry_verdicts_and_suspects_on_a_copy_of_the_phase():
     assert all(test.retry is None and not test.suspects for test in parallel.tests)  # the given phase is unchanged
     a, b, c = found.tests
     assert a.suspects == ["b"] and b.suspects == ["a"] and c is tests[2]
-    assert a.retry is not None and a.retry.verdict == "parallel-only" and a.is_parallel_only
-    assert b.retry is not None and b.retry.verdict == "fails-alone" and not b.is_parallel_only
+    # Not replayed: what the retry showed, and no more; never parallel-only (that needs every sequential order).
+    assert a.retry is not None and a.retry.verdict == "passed-on-retry" and not a.is_parallel_only
+    assert b.retry is not None and b.retry.verdict == "failed-on-retry" and not b.is_parallel_only
 
 
 def test_scope_of_matches_xdist():
@@ -117,15 +118,21 @@ def test_a_unit_holding_most_of_the_time_is_named_with_the_mode_that_spreads_it(
     from runtests.diagnose import starving_unit
     from runtests.results import Outcome, PhaseResult, TestResult
 
-    snapshots = [TestResult(f"tests/test_snap.py::t{i}", "parallel", Outcome.PASSED, duration_s=10.0, worker="gw0")
-                 for i in range(6)]  # fmt: skip
-    others = [TestResult(f"tests/test_a.py::t{i}", "parallel", Outcome.PASSED, duration_s=1.0, worker="gw1")
-              for i in range(4)]  # fmt: skip
+    def timed(nodeid: str, worker: str, start: float, seconds: float) -> TestResult:
+        return TestResult(nodeid, "parallel", Outcome.PASSED, seconds, worker, start, start + seconds)
+
+    # One file's six 10 s tests on gw0, 4 s of others on gw1, which then waits 56 s: the events show the wait.
+    snapshots = [timed(f"tests/test_snap.py::t{i}", "gw0", 10.0 * i, 10.0) for i in range(6)]
+    others = [timed(f"tests/test_a.py::t{i}", "gw1", float(i), 1.0) for i in range(4)]
     phase = PhaseResult("parallel", xdist_workers=2, dist="loadfile", exit_code=0, tests=snapshots + others)
     note = starving_unit(phase)
     assert note is not None
     assert note.startswith("--dist loadfile: file 'tests/test_snap.py' holds 94% of the parallel phase's test time")
+    assert "ran on one worker while the others waited 56.00s at the end" in note
     assert "--dist load (or worksteal) would spread them" in note
+    # The same share, but the other worker busy to near the end (the seed's 85% busy, a short idle tail): no note.
+    busy = [timed("tests/test_a.py::t0", "gw1", 0.0, 5.5), timed("tests/test_b.py::u", "gw1", 6.0, 53.0)]
+    assert starving_unit(PhaseResult("parallel", xdist_workers=2, dist="loadfile", tests=snapshots + busy)) is None
     halves = [TestResult(f"tests/test_{name}.py::t{i}", "parallel", Outcome.PASSED, duration_s=1.0)
               for name in ("a", "b") for i in range(3)]  # fmt: skip
     for balanced in (PhaseResult("parallel", xdist_workers=2, dist="load", exit_code=0, tests=snapshots + others),

@@ -256,6 +256,7 @@ def test_files_the_tests_leave_behind_are_listed(sample_project):
         "created": ["leftover.db"],
         "changed": ["data.txt"],
         "deleted": [],
+        "ignored": [],
         "phases": {"leftover.db": ["parallel"], "data.txt": ["parallel"]},
     }
     (project.path / "leftover.db").unlink()
@@ -390,6 +391,9 @@ def test_project_addopts_with_xdist_and_worker_id_fixture_work_in_both_phases(sa
                 def test_parallel(worker_id):
                     assert worker_id.startswith("gw")
 
+                def test_parallel_too(worker_id):
+                    assert worker_id.startswith("gw")
+
                 @pytest.mark.serial
                 def test_serial(worker_id):
                     assert worker_id == "master"
@@ -399,7 +403,8 @@ def test_project_addopts_with_xdist_and_worker_id_fixture_work_in_both_phases(sa
     run = project.run("-n", "2", "--dist", "load").assert_exit(0)
     phases = {phase["name"]: phase for phase in run.report["phases"]}
     assert (phases["parallel"]["workers"], phases["parallel"]["dist"]) == (2, "load")
-    assert run.outcomes() == {"test_a.py::test_parallel": "passed", "test_a.py::test_serial": "passed"}
+    assert run.outcomes() == {"test_a.py::test_parallel": "passed", "test_a.py::test_parallel_too": "passed",
+                              "test_a.py::test_serial": "passed"}  # fmt: skip
 
 
 def test_plain_output_never_splits_a_node_id(sample_project):

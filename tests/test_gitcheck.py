@@ -91,6 +91,22 @@ def test_ignored_files_not_reported(repo: Path) -> None:
     assert (state.staged, state.unstaged, state.untracked) == ((), (), ())
     assert dict(state.signatures) == {}
     enforce_clean(state, staged_expected=False)
+    # Listed apart, an ignored directory as itself (a virtualenv is one entry, not its thousands of files).
+    assert set(state.ignored) == {"run.log", "build/", "sub/debug.log"}
+
+
+def test_ignored_files_the_tests_create_or_change_are_named_apart(repo: Path) -> None:
+    """Not dirt (require-clean never refuses them) but named: the seed's `testing.db`. pytest's own caches and
+    coverage data are no test's doing."""
+    write(repo, {"kept.log": "old", ".gitignore": "*.log\nbuild/\n*.db\n__pycache__/\n.pytest_cache/\n.coverage*\n"})
+    before = read_worktree(repo)
+    write(repo, {"testing.db": "rows", "kept.log": "rewritten", "pkg/__pycache__/m.cpython-311.pyc": "b",
+                 ".pytest_cache/v/x": "c", ".coverage": "d", ".coverage.host.1.2": "e"})  # fmt: skip
+    after = read_worktree(repo)
+    pollution = compare_worktrees(before, after)
+    assert pollution.ignored == ("kept.log", "testing.db")
+    assert not pollution and pollution.paths() == ()
+    assert after.dirty_paths(staged_expected=False) == before.dirty_paths(staged_expected=False) == (".gitignore",)
 
 
 def test_parse_status_literal_renames_copies_unmerged_and_spaces() -> None:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from runtests.report.jsonreport import make_report, read_summary, write_report
-from runtests.results import Outcome, PhaseResult, RetryResult, RunSummary, TestResult
+from runtests.results import CollectError, Outcome, PhaseResult, Replay, RetryResult, RunSummary, TestResult
 
 
 def test_write_is_atomic_and_leaves_no_temporary_file(tmp_path):
@@ -24,8 +24,11 @@ def test_write_is_atomic_and_leaves_no_temporary_file(tmp_path):
 
 def test_report_round_trips_through_read_summary():
     failed = TestResult("t.py::a", "parallel", Outcome.FAILED, 0.5, "gw0", 1.0, 1.5, ("t.py", 3, "a"), "boom")
-    failed.retry = RetryResult(Outcome.PASSED)
+    failed.retry = RetryResult(
+        Outcome.PASSED, diagnosed="parallel-only", replays=(Replay("alone", (), Outcome.PASSED, 0.3),)
+    )
     failed.suspects = ["t.py::b"]
+    undiagnosed = TestResult("t.py::u", "parallel", Outcome.FAILED, retry=RetryResult(Outcome.PASSED), reruns=2)
     summary = RunSummary(
         [
             PhaseResult(
@@ -36,7 +39,9 @@ def test_report_round_trips_through_read_summary():
                 exit_code=1,
                 began=True,
                 ended=True,
-                tests=[failed, TestResult("t.py::b", "parallel", Outcome.PASSED, worker="gw1")],
+                tests=[failed, TestResult("t.py::b", "parallel", Outcome.PASSED, worker="gw1"), undiagnosed],
+                collect_errors=[CollectError("t_broken.py", "ImportError", "parallel")] * 2,  # once per worker
+                deselected=7,
             ),
             PhaseResult(
                 "serial",
@@ -54,11 +59,16 @@ def test_report_round_trips_through_read_summary():
     report = json.loads(json.dumps(make_report(summary)))
     assert (report["started_at"], report["duration_s"]) == (1.0, 2.0)
     back = read_summary(report)
-    assert back.counts() == summary.counts() and back.exit_code() == summary.exit_code() == 1
+    assert back.tally == summary.tally and back.exit_code() == summary.exit_code() == 2
+    assert report["totals"]["errors"] == 1 and report["deselected"] == 7 and report["reruns"] == 2
     assert back.shard == (2, 3) and back.min_pass_rate == 99.0
     (again,) = [t for t in back.tests if t.nodeid == "t.py::a"]
     assert again.is_parallel_only and again.suspects == ["t.py::b"] and again.location == ("t.py", 3, "a")
-    assert report["tests"][0]["retry"] == {"outcome": "passed", "verdict": "parallel-only"}
+    replays = [{"kind": "alone", "before": 0, "outcome": "passed", "duration_s": 0.3}]
+    assert report["tests"][0]["retry"] == {"outcome": "passed", "verdict": "parallel-only", "culprits": [],
+                                           "where": "", "complete": True, "replays": replays}  # fmt: skip
+    assert report["tests"][2]["retry"] == {"outcome": "passed", "verdict": "passed-on-retry"}
+    assert report["retries"] is None  # no retry phase in this summary
     # `workers`: the processes that ran the phase's tests at once, as in the terminal's table; 1 when sequential.
     assert [(p["workers"], p["dist"], p["scheduler"]) for p in report["phases"]] == [(2, "load", "runtests"),
                                                                                      (1, None, None)]  # fmt: skip

@@ -133,3 +133,27 @@ def test_a_parallel_only_failure_is_replayed_beside_its_suspects_who_become_culp
     assert besides == [["s.py::reset"]] and diagnosis.replays[-1].kind == "beside-suspects"
     calm = diagnose([], [], run, budget(), suspects=["s.py::reset"], run_beside=lambda s: (Outcome.PASSED, 0.5))
     assert calm is not None and (calm.verdict, calm.culprits) == ("parallel-only", ())
+
+
+def test_the_replay_budget_is_bounded_by_the_runs_own_size():
+    from runtests.replay import REPLAY_FLOOR_S, budget_s
+
+    assert budget_s(None, 8.4) == REPLAY_FLOOR_S  # a small run still gets a few replays per failure
+    assert budget_s(None, 300.0) == 300.0  # a long one: at most as long again
+    assert budget_s(0, 300.0) == 0 and budget_s(7.5, 300.0) == 7.5  # as given
+
+
+def test_what_was_left_undiagnosed_is_said_in_one_line():
+    from runtests.app import describe_undiagnosed
+    from runtests.results import Outcome, RetryResult, TestResult
+
+    tests = [TestResult(f"t.py::t{i}", "parallel", Outcome.FAILED, retry=RetryResult(Outcome.PASSED)) for i in range(5)]
+    tests[0].retry = RetryResult(Outcome.PASSED, diagnosed="parallel-only")
+    (line,) = describe_undiagnosed(tests, None, 8.4)
+    assert line == (
+        "diagnosis: 4 of 5 retried failures left undiagnosed, their verdict only what the retry showed (t.py::t1, "
+        "t.py::t2, t.py::t3 and 1 more): replays stop after 5 failures or 20s (the parallel phase's time, at least "
+        "20s; --replay-budget S for more)"
+    )
+    assert "--replay-budget 0: none was replayed" in describe_undiagnosed(tests, 0, 8.4)[0]
+    assert describe_undiagnosed(tests[:1], None, 8.4) == []

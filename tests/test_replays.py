@@ -95,7 +95,8 @@ def test_each_verdict_and_its_culprit(sample_project, tmp_path):
         assert retry["replays"][-1]["kind"] in ("confirm", "alone-again")
     retries = run.report["retries"]
     assert retries["verdicts"] == {"fails-alone": 0, "depends-on-earlier": 1, "broken-by-earlier": 1,
-                                   "parallel-only": 0, "flaky": 1}  # fmt: skip
+                                   "parallel-only": 0, "flaky": 1, "passed-on-retry": 0,
+                                   "failed-on-retry": 0}  # fmt: skip
     assert retries["replays"] == sum(len(r["replays"]) for r in (needy, victim, flake))
     # The replays are bounded: about log2 of the candidates each.
     assert len(needy["replays"]) <= 5 + 2 * 5

@@ -196,7 +196,7 @@ def test_an_internal_error_is_the_headline_and_its_tests_not_run(sample_project)
     assert "no tests ran" not in run.stdout
 
 
-def run_on_a_terminal(project, *args: str, timeout: float = 60) -> str:
+def run_on_a_terminal(project, *args: str, timeout: float = 60, columns: int = 160) -> str:
     """runtests with a pseudo-terminal as its stdout, as a person at a terminal runs it: what it drew."""
     import pty
     import select
@@ -206,7 +206,7 @@ def run_on_a_terminal(project, *args: str, timeout: float = 60) -> str:
     from tests.helpers import clean_environ
 
     leader, follower = pty.openpty()
-    env = clean_environ({"TERM": "xterm-256color", "COLUMNS": "160", "LINES": "40"})
+    env = clean_environ({"TERM": "xterm-256color", "COLUMNS": str(columns), "LINES": "40"})
     process = subprocess.Popen([sys.executable, "-m", "runtests", *args], cwd=project.path, env=env,
                                stdin=subprocess.DEVNULL, stdout=follower, stderr=follower)  # fmt: skip
     os.close(follower)
@@ -232,10 +232,13 @@ def run_on_a_terminal(project, *args: str, timeout: float = 60) -> str:
 
 
 def test_on_a_terminal_the_live_view_shows_what_runs_where_and_slow(sample_project):
-    project = sample_project({"test_slow.py": "import time\n\ndef test_slow():\n    time.sleep(2.5)\n\n"
+    """At 120 columns a running test's 150-character id stays on its line, its middle elided."""
+    long_id = "x" * 150
+    project = sample_project({"test_slow.py": "import time\nimport pytest\n\n"
+                                              f"@pytest.mark.parametrize('p', [1], ids=['{long_id}'])\n"
+                                              "def test_slow(p):\n    time.sleep(2.5)\n\n"
                                               "def test_quick():\n    pass\n"})  # fmt: skip
-    drawn = run_on_a_terminal(project, "-n", "2", "--slow", "1", "--color", "never")
-    assert "SLOW test_slow.py::test_slow" in drawn, drawn[-3000:]
-    assert re.search(r"gw[01] +\d+\.\ds SLOW test_slow\.py::test_slow", drawn), drawn[-3000:]
+    drawn = run_on_a_terminal(project, "-n", "2", "--slow", "1", "--color", "never", columns=120)
+    assert re.search(r"gw[01] +\d+\.\ds SLOW test_slow\.py::test_slow\[x+…x+\]", drawn), drawn[-3000:]
     assert "still running after" not in drawn  # that is for plain output; a terminal gets the live view
     assert "Pass rate: 100.0% (2/2)" in drawn

@@ -25,7 +25,7 @@ def result(nodeid: str, outcome: Outcome = Outcome.PASSED, **kw) -> TestResult:
 def summary(**kw) -> RunSummary:
     failing = result(LONG_ID, Outcome.FAILED, worker="gw1", longrepr="E   assert 1 == 2", duration_s=1.5,
                    sections=[("Captured stdout call", "hello\n")], suspects=["tests/test_b.py::t"],
-                   retry=RetryResult(Outcome.PASSED))  # fmt: skip
+                   retry=RetryResult(Outcome.PASSED, diagnosed="parallel-only"))  # fmt: skip
     parallel = PhaseResult("parallel", xdist_workers=2, dist="load", exit_code=1, duration_s=2.0,
                            scheduler="runtests", tests=[failing, result("tests/test_b.py::t", worker="gw0", start=0.0,
                                                                        stop=1.0, duration_s=1.0)])  # fmt: skip
@@ -47,7 +47,7 @@ def test_the_summary_shows_failures_table_diagnosis_and_pass_rate():
     lines = out.getvalue().splitlines()
     assert f"__ FAILED {LONG_ID} (parallel phase, gw1) __" in lines  # never wrapped, though over 200 characters
     assert "E   assert 1 == 2" in lines and "hello" in lines
-    assert "retried alone: passed, passes alone: parallel-only" in lines
+    assert "retried: passed; verdict: parallel-only" in lines
     assert any(line.startswith("parallel   2 (load)") for line in lines)  # the table: the JSON's `workers`
     assert any(line.startswith("serial     1 ") for line in lines)
     assert "subtests: 1 passed" in lines
@@ -71,7 +71,7 @@ def test_plain_lines_as_the_run_goes():
     assert out.getvalue().splitlines() == [
         "parallel phase: started (-n 2 --dist load)",
         f"ERROR {LONG_ID} [gw1]",
-        "parallel phase: 1 passed, 0 failed, 1 errors in 1.25s, 2 workers",
+        "parallel phase: 1 passed, 0 failed, 1 error in 1.25s, 2 workers",
         "serial phase: skipped, no selected test carries the 'serial' marker",
     ]
 
@@ -92,7 +92,7 @@ def test_the_work_tree_before_the_run():
 
 def test_nothing_ran_reads_n_a_and_says_so():
     shown, out = reporter()
-    shown.show_summary(RunSummary((PhaseResult("parallel", xdist_workers=2, dist="load", exit_code=5),)))
+    shown.show_summary(RunSummary((PhaseResult("parallel", xdist_workers=2, dist="load", exit_code=5, began=True),)))
     lines = out.getvalue().splitlines()
     assert "Pass rate: n/a (no test passed or failed)" in lines and "no tests ran" in lines
 
@@ -204,7 +204,16 @@ def test_the_live_view_shows_each_running_test_its_worker_and_slow():
     view = LiveLine("parallel", "-n 2 --dist load", running, slow_s=30.0)
     lines = [line.plain for line in view.running_lines(now=160.0)]
     assert lines == ["      gw0   1.0s t.py::quick", "      gw1  60.0s SLOW t.py::slow"]
-    assert "SLOW t.py::slow" in view.__rich__().plain
+    console = make_console("never", live=True)
+    console.file, console.width = io.StringIO(), 120
+    running[LONG_ID] = ("gw0", 150.0)
+    console.print(view)
+    drawn = console.file.getvalue().splitlines()
+    assert any(line.endswith("SLOW t.py::slow") for line in drawn)
+    # A 230-character id at 120 columns: one line, its middle elided, its file and its end kept.
+    (line,) = [line for line in drawn if "test_ids.py" in line]
+    assert len(line) <= 120 and "…" in line and line.endswith("xxx]") and "tests/test_ids.py::test_value[x" in line
+    assert len(drawn) == 4
 
 
 def test_plain_output_says_still_running_once_per_slow_period():
@@ -238,3 +247,37 @@ def test_leaks_are_named_after_their_phase_and_summed_up_with_the_policy():
     assert (
         "1 process(es) the tests started outlived their phase (--leaks fail: the run fails): t.py::test_server" in text
     )
+
+
+def test_the_opening_lines_wait_for_pytest_and_a_pytest_that_never_began_is_said_alone(tmp_path, capsys):
+    console = make_console("never")
+    console.file = out = io.StringIO()
+    shown = TerminalReporter(console, live=False, hold=True)
+    shown.show_notes(["-n 4 is above the 2 CPUs"])
+    shown.show_worktree(WorktreeState("/r", "abc", "main", (), (), (), {}), None, staged_expected=False)
+    shown.phase_started(Phase("parallel", "unmarked", 2, "load", ()))
+    assert out.getvalue() == ""  # held: pytest may yet stop with a usage error
+    output = tmp_path / "out.txt"
+    output.write_text("ERROR: usage: python -m pytest [options]\npytest: error: unrecognized arguments: --dsit\n")
+    usage = PhaseResult("parallel", exit_code=4, output_path=output)
+    shown.phase_finished(usage)
+    shown.show_summary(RunSummary((usage,)))
+    assert out.getvalue() == ""  # nothing of runtests' own
+    assert capsys.readouterr().err == output.read_text()  # pytest's error, byte for byte, where pytest writes it
+
+    shown, out = reporter()
+    shown.held = []
+    shown.show_notes(["a note"])
+    shown.phase_started(Phase("parallel", "unmarked", 2, "load", ()))
+    shown.phase_began(PhaseResult("parallel", xdist_workers=2, began=True))
+    assert out.getvalue().splitlines() == ["note: a note", "parallel phase: started (-n 2 --dist load)"]
+
+
+def test_a_plugin_that_failed_to_configure_is_the_headline(tmp_path):
+    from runtests.report.terminal import error_line
+
+    text = ('  File "engine.py", line 294, in start\n    raise DistCovError(\n'
+            "pytest_cov.DistCovError: Detected dynamic_context=test_function\n"
+            "It is recommended to use --cov-context.\n")  # fmt: skip
+    assert error_line(text) == "pytest_cov.DistCovError: Detected dynamic_context=test_function"
+    assert error_line("just a line\n") == "just a line"

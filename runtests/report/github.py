@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from runtests.report.junit import first_line
-from runtests.results import COUNT_KEYS, RunSummary, TestResult, format_pass_rate
+from runtests.results import RunSummary, TestResult
 
 SUMMARY_FAILURES_MAX = 50
 ANNOTATIONS_MAX = 50  # GitHub shows at most 10 per step and 50 per job
@@ -31,7 +31,7 @@ def relative_file(path: Path, workspace: Path) -> str:
 def annotation(test: TestResult, rootdir: Path, workspace: Path) -> str:
     """`::error file=...,line=...,title=...::message`, pointing at the failing line when pytest knows it."""
     properties = []
-    if test.crash_path and test.crash_line:
+    if test.crash_path and test.crash_line and not test.crash_path.startswith("<"):  # not `<frozen os>`
         properties += [f"file={escape_property(relative_file(Path(test.crash_path), workspace))}",
                        f"line={test.crash_line}"]  # fmt: skip
     elif test.location:
@@ -45,33 +45,42 @@ def annotation(test: TestResult, rootdir: Path, workspace: Path) -> str:
 
 def make_annotations(summary: RunSummary, rootdir: Path, environ: Mapping[str, str]) -> list[str]:
     workspace = Path(environ.get("GITHUB_WORKSPACE") or os.getcwd())
-    failing = [test for test in summary.tests if test.is_failing]
-    return [annotation(test, rootdir, workspace) for test in failing[:ANNOTATIONS_MAX]]
+    errors = [
+        f"::error file={escape_property(relative_file(rootdir / error.nodeid.split('::')[0], workspace))},"
+        f"title={escape_property(f'ERROR collecting {error.nodeid}')}::{escape_data(first_line(error.longrepr))}"
+        for error in summary.collect_errors()
+    ]
+    failing = [annotation(test, rootdir, workspace) for test in summary.tests if test.is_failing]
+    return (errors + failing)[:ANNOTATIONS_MAX]
 
 
 def markdown_summary(summary: RunSummary) -> str:
-    totals = summary.counts()
-    keys = [key for key in COUNT_KEYS if totals[key] or key in ("passed", "failed")]
+    """The job page's summary: the pass rate, the table and the failures, from the summary's tallies."""
+    totals = summary.tally.counts
+    keys = summary.count_columns()
     lines = [
         "## runtests",
         "",
-        f"**Pass rate: {format_pass_rate(totals)}** in {summary.duration_s:.1f}s",
+        f"**Pass rate: {summary.tally.format_pass_rate()}** in {summary.duration_s:.1f}s",
         "",
         "| phase | workers | " + " | ".join(keys) + " | time |",
         "|---|---|" + "---:|" * len(keys) + "---:|",
     ]
     for phase in summary.phases:
-        if phase.ran:
-            counts = phase.counts()
+        if phase.ran and not phase.report_only:
+            counts = summary.phase_tallies[phase.label].counts
             cells = " | ".join(str(counts[key]) for key in keys)
             lines.append(f"| {phase.label} | {phase.workers_label} | {cells} | {phase.duration_s:.1f}s |")
     lines.append(f"| **total** | | {' | '.join(f'**{totals[key]}**' for key in keys)} | {summary.duration_s:.1f}s |")
-    failing = [test for test in summary.tests if test.is_failing]
+    failing: list[tuple[str, str, str, str | None]] = [
+        (error.nodeid, "collection error", error.phase, error.longrepr) for error in summary.collect_errors()
+    ]
+    failing += [(t.nodeid, t.outcome.value, t.phase, t.longrepr) for t in summary.tests if t.is_failing]
     if failing:
         lines += ["", "### Failures", ""]
-        for test in failing[:SUMMARY_FAILURES_MAX]:
-            message = first_line(test.longrepr).replace("`", "'")
-            lines.append(f"- **{test.outcome.value}** `{test.nodeid}` ({test.phase}): {message}")
+        for nodeid, what, phase_name, longrepr in failing[:SUMMARY_FAILURES_MAX]:
+            message = first_line(longrepr).replace("`", "'")
+            lines.append(f"- **{what}** `{nodeid}` ({phase_name}): {message}")
         if len(failing) > SUMMARY_FAILURES_MAX:
             lines.append(f"- ... and {len(failing) - SUMMARY_FAILURES_MAX} more")
     return "\n".join(lines) + "\n"

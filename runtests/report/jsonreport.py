@@ -11,8 +11,8 @@ from runtests.config import Options
 from runtests.files import write_atomically
 from runtests.gitcheck import WorktreeReport, WorktreeState
 from runtests.results import (
-    FAILING,
-    VERDICTS,
+    FAILS_ALONE,
+    PARALLEL_ONLY,
     CollectError,
     Outcome,
     PhaseResult,
@@ -20,6 +20,7 @@ from runtests.results import (
     RetryResult,
     RunSummary,
     SubtestResult,
+    Tally,
     TestResult,
     Warning_,
 )
@@ -64,10 +65,16 @@ def describe_test(test: TestResult) -> dict[str, Any]:
             }  # fmt: skip
     if test.is_failing and test.worker is not None:
         data["suspects"] = list(test.suspects)
+    if test.reruns:
+        data["reruns"] = test.reruns
+    if test.when is not None and test.outcome is Outcome.ERROR:
+        data["when"] = test.when
     return data
 
 
-def describe_phase(phase: PhaseResult) -> dict[str, Any]:
+def describe_phase(phase: PhaseResult, tally: Tally | None = None) -> dict[str, Any]:
+    """A phase's entry; its `counts` the run's tally of it (its row of the table) when given, else its own."""
+    tally = tally or phase.tally()
     return {
         "name": phase.name,
         "shard": None if phase.shard is None else list(phase.shard),
@@ -85,7 +92,9 @@ def describe_phase(phase: PhaseResult) -> dict[str, Any]:
         "duration_s": round(phase.duration_s, 6),
         "started_at": phase.started_at,
         "collected": None if phase.collected is None else len(phase.collected),
-        "counts": phase.counts(),
+        "counts": dict(tally.counts),
+        "reruns": tally.reruns,
+        "deselected": tally.deselected,
         "coverage": phase.coverage,
         "report_only": phase.report_only,
         "refused": list(phase.refusals),
@@ -122,6 +131,8 @@ def read_test(data: dict[str, Any]) -> TestResult:
         group=data.get("xdist_group"),
         retry=None if retry is None else read_retry(retry),
         suspects=list(data.get("suspects", ())),
+        reruns=int(data.get("reruns") or 0),
+        when=data.get("when"),
     )
 
 
@@ -154,6 +165,7 @@ def read_summary(data: dict[str, Any]) -> RunSummary:
             coverage=bool(phase.get("coverage")),
             report_only=bool(phase.get("report_only")),
             refusals=list(phase.get("refused", ())),
+            deselected=int(phase.get("deselected") or 0),
             warnings=[
                 Warning_(str(w.get("message")), str(w.get("location") or ""), phase["name"], w.get("when", "runtest"))
                 for w in phase.get("warnings", ())
@@ -170,7 +182,7 @@ def read_summary(data: dict[str, Any]) -> RunSummary:
     return RunSummary(
         phases=phases,
         min_pass_rate=float(data.get("min_pass_rate", 100.0)),
-        accept_parallel_only=bool((data.get("retries") or {}).get("accepted")),
+        accept_parallel_only=bool(data.get("accept_parallel_only", (data.get("retries") or {}).get("accepted"))),
         broken_guarantees=list(data.get("broken_guarantees", ())),
         shard=None if shard is None else (shard["index"], shard["total"]),
     )
@@ -191,22 +203,26 @@ def describe_worktree(state: WorktreeState | None) -> dict[str, Any] | None:
 
 def make_report(summary: RunSummary) -> dict[str, Any]:
     """The report's results: everything but the run's options and git state (see describe_context)."""
-    rate = summary.pass_rate()
-    retried = summary.retried()
+    tally = summary.tally
+    rate = tally.pass_rate()
+    stats = summary.retry_stats
     return {
         "schema_version": SCHEMA_VERSION,
         "runtests_version": __version__,
         "exit_code": summary.exit_code(),
         "pass_rate": None if rate is None else round(rate, 4),
         "min_pass_rate": summary.min_pass_rate,
+        "accept_parallel_only": summary.accept_parallel_only,
         "started_at": summary.started_at,
         "duration_s": round(summary.duration_s, 6),
         "shard": None if summary.shard is None else {"index": summary.shard[0], "total": summary.shard[1]},
-        "totals": summary.counts(),
-        "warnings": len(summary.warnings),
+        "totals": dict(tally.counts),
+        "reruns": tally.reruns,
+        "deselected": tally.deselected,
+        "warnings": tally.warnings,
         "randomly_seed": summary.seed,
         "subtests": summary.subtest_counts(),
-        "phases": [describe_phase(phase) for phase in summary.phases],
+        "phases": [describe_phase(phase, summary.phase_tallies[phase.label]) for phase in summary.phases],
         "collect_errors": [
             {"nodeid": e.nodeid, "phase": e.phase, "longrepr": e.longrepr} for e in summary.collect_errors()
         ],
@@ -215,12 +231,14 @@ def make_report(summary: RunSummary) -> dict[str, Any]:
         if summary.retry is None
         else {
             "phase": describe_phase(summary.retry),
-            "retried": len(retried),
-            "parallel_only": sum(test.is_parallel_only for test in retried),
-            "fails_alone": sum(test.retry is not None and test.retry.outcome in FAILING for test in retried),
-            "verdicts": {v: sum(t.retry is not None and t.retry.verdict == v for t in retried) for v in VERDICTS},
-            "replays": sum(len([r for r in t.retry.replays if r.duration_s]) for t in retried if t.retry),
-            "replay_s": round(sum(r.duration_s for t in retried if t.retry for r in t.retry.replays), 6),
+            "retried": stats.retried,
+            "passed": stats.passed,
+            "parallel_only": stats.verdicts[PARALLEL_ONLY],
+            "fails_alone": stats.verdicts[FAILS_ALONE],
+            "undiagnosed": stats.undiagnosed,
+            "verdicts": dict(stats.verdicts),
+            "replays": stats.replays,
+            "replay_s": round(stats.replay_s, 6),
             "accepted": summary.accept_parallel_only,
         },
         "broken_guarantees": list(summary.broken_guarantees),
@@ -257,6 +275,7 @@ def describe_context(options: Options, worktree: WorktreeReport | None) -> dict[
                 "created": list(pollution.created),
                 "changed": list(pollution.changed),
                 "deleted": list(pollution.deleted),
+                "ignored": list(pollution.ignored),
                 "phases": {path: list(names) for path, names in pollution.phases_of.items()},
             },
         },

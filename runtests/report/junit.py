@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 import socket
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
 from runtests.files import write_atomically
-from runtests.results import COUNT_KEYS, Outcome, PhaseResult, RunSummary, TestResult
+from runtests.results import COUNT_KEYS, CollectError, Outcome, PhaseResult, RunSummary, TestResult
 
 # Characters XML 1.0 cannot hold at all; pytest's own junitxml replaces them the same way.
 ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -20,10 +21,13 @@ def clean(text: str | None) -> str:
 
 
 def split_nodeid(nodeid: str) -> tuple[str, str]:
-    """(classname, name) as pytest's junitxml names them: `tests/test_a.py::TestX::test_y` -> `tests.test_a.TestX`."""
-    parts = nodeid.split("::")
-    module = parts[0].removesuffix(".py").replace("/", ".").replace("\\", ".")
-    return ".".join([module, *parts[1:-1]]), parts[-1] if len(parts) > 1 else parts[0]
+    """(classname, name) as pytest's junitxml names them (its mangle_test_address): `tests/test_a.py::TestX::test_y`
+    -> `tests.test_a.TestX`, `test_y`. Split before the parameters only: `test_c[http-[::1]:8080]` keeps its `::`."""
+    path, bracket, params = nodeid.partition("[")
+    names = path.split("::")
+    names[0] = re.sub(r"\.py$", "", names[0].replace("/", "."))
+    names[-1] += bracket + params
+    return ".".join(names[:-1]), names[-1]
 
 
 def first_line(text: str | None) -> str:
@@ -55,7 +59,16 @@ def make_testcase(test: TestResult) -> ET.Element:
     return case
 
 
-def set_counts(element: ET.Element, counts: dict[str, int], duration_s: float) -> None:
+def make_collect_error(error: CollectError) -> ET.Element:
+    """A collector that failed to collect, as pytest's junitxml writes it: a test case with an error."""
+    classname, name = split_nodeid(error.nodeid)
+    case = ET.Element("testcase", classname=clean(classname), name=clean(name), time="0.000")
+    child = ET.SubElement(case, "error", message="collection failure")
+    child.text = clean(error.longrepr)
+    return case
+
+
+def set_counts(element: ET.Element, counts: Mapping[str, int], duration_s: float) -> None:
     element.set("tests", str(sum(counts[key] for key in COUNT_KEYS)))
     element.set("failures", str(counts["failed"] + counts["timeout"]))
     element.set("errors", str(counts["errors"] + counts["not_run"]))
@@ -63,12 +76,16 @@ def set_counts(element: ET.Element, counts: dict[str, int], duration_s: float) -
     element.set("time", f"{duration_s:.3f}")
 
 
-def make_suite(phase: PhaseResult, label: str) -> ET.Element:
-    suite = ET.Element("testsuite", name=label)
-    set_counts(suite, phase.counts(), phase.duration_s)
+def make_suite(phase: PhaseResult, summary: RunSummary) -> ET.Element:
+    """The phase's suite: its tests, and the collection errors its row of the run counts (RunSummary.phase_tallies)."""
+    suite = ET.Element("testsuite", name=phase.label)
+    set_counts(suite, summary.phase_tallies[phase.label].counts, phase.duration_s)
     if phase.started_at is not None:
         suite.set("timestamp", datetime.fromtimestamp(phase.started_at, UTC).isoformat(timespec="seconds"))
     suite.set("hostname", socket.gethostname())
+    for error in summary.collect_errors():
+        if error.phase == phase.name:
+            suite.append(make_collect_error(error))
     for test in phase.tests:
         suite.append(make_testcase(test))
     return suite
@@ -76,10 +93,10 @@ def make_suite(phase: PhaseResult, label: str) -> ET.Element:
 
 def make_junit(summary: RunSummary) -> ET.ElementTree[ET.Element]:
     root = ET.Element("testsuites", name="runtests")
-    set_counts(root, summary.counts(), summary.duration_s)
+    set_counts(root, summary.tally.counts, summary.duration_s)
     for phase in summary.phases:
         if phase.ran:
-            root.append(make_suite(phase, phase.label))
+            root.append(make_suite(phase, summary))
     ET.indent(root)
     return ET.ElementTree(root)
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterable
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.live import Live
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -22,21 +25,21 @@ from runtests.results import (
     COUNT_KEYS,
     DEPENDS_ON_EARLIER,
     FAILING,
-    FAILS_ALONE,
     FLAKY,
-    PARALLEL_ONLY,
+    PASSED_ON_RETRY,
     Outcome,
     PhaseResult,
     RunSummary,
     TestResult,
-    format_pass_rate,
 )
 
 REFRESH_PER_S = 8
 STYLE = {key: "green" if key == "passed" else "yellow" if key in ("skipped", "xfailed", "xpassed") else "red"
          for key in COUNT_KEYS}  # fmt: skip
 OUTPUT_TAIL_LINES = 30
+HOLD_S = 1.0  # the opening lines wait at most this long for the first phase's pytest to begin its session
 OUTPUT_TAIL_BYTES = 64 * 1024
+SESSIONLESS_OUTPUT_BYTES = 1 << 20  # pytest's --help is long; its usage errors are short
 ADVICE = """\
 To fix a parallel-only failure, either
   - run it after the parallel phase, alone: mark it with the serial marker
@@ -84,7 +87,9 @@ class LiveLine:
         self.running = running
         self.slow_s = slow_s
 
-    def running_lines(self, now: float) -> list[Text]:
+    def running_lines(self, now: float, width: int = 0) -> list[Text]:
+        """A line per running test, each within `width` columns (0: no limit): a long node id loses its middle,
+        never wraps onto a line of its own."""
         lines = []
         for nodeid, (worker, since) in sorted(self.running.items(), key=lambda item: (item[1][0] or "", item[1][1])):
             elapsed = now - since
@@ -92,11 +97,12 @@ class LiveLine:
             line.append(f"{elapsed:5.1f}s ", "yellow bold" if elapsed >= self.slow_s else "grey50")
             if elapsed >= self.slow_s:
                 line.append("SLOW ", "yellow bold")
-            line.append(nodeid)
+            line.append(elide(nodeid, width - len(line)) if width else nodeid)
+            line.no_wrap = True
             lines.append(line)
         return lines
 
-    def __rich__(self) -> Text:
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         elapsed = time.monotonic() - self.started
         total = "?" if self.total is None else str(self.total)
         line = Text.assemble((f"{self.name} ", "bold"), (f"{self.done}/{total}", "cyan"))
@@ -108,10 +114,18 @@ class LiveLine:
         if self.failing:
             line.append(f"  {self.failing} failing", "red")
         line.append(f"  {elapsed:.1f}s  ({self.setup})", "grey50")
-        running = self.running_lines(time.monotonic())
-        if not running:
-            return line
-        return Text("\n").join([line, *running])
+        yield line
+        yield from self.running_lines(time.monotonic(), options.max_width)
+
+
+def elide(text: str, width: int) -> str:
+    """`text` within `width` columns: its middle replaced by an ellipsis (a node id's file and test name stay)."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    head = (width - 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
 
 
 class TerminalReporter:
@@ -120,7 +134,9 @@ class TerminalReporter:
     `verbosity` is pytest's (-v: a line per test; -q: fewer lines; -qq: the verdict only), from runtests' reading
     of the arguments until the first phase's pytest says what it resolved (addopts included)."""
 
-    def __init__(self, console: Console, live: bool, verbosity: int = 0, slow_s: float = 60.0) -> None:
+    def __init__(
+        self, console: Console, live: bool, verbosity: int = 0, slow_s: float = 60.0, hold: bool = False
+    ) -> None:
         self.console = console
         self.live_enabled = live
         self.live: Live | None = None
@@ -131,9 +147,31 @@ class TerminalReporter:
         self.said_running: dict[str, int] = {}  # node id -> how many slow periods were said of it
         self.seed_shown: int | None = None
         self.capture_noted = False
+        # The opening lines (notes, the work tree) and the first phase's are held until its pytest has begun its
+        # session (or HOLD_S has passed): a pytest that stops before it (a mistyped option, a plugin that fails to
+        # configure) has its error said alone.
+        self.held: list[tuple[tuple[object, ...], dict[str, object]]] | None = [] if hold else None
+        self.held_since: float | None = None
+        self.pending: Phase | None = None
 
     def print(self, *parts: object, **kwargs: object) -> None:
+        if self.held is not None:
+            self.held.append((parts, kwargs))
+            return
         self.console.print(*parts, highlight=False, **kwargs)  # type: ignore[arg-type]
+
+    def say(self, text: str, style: str | None = None) -> None:
+        """A line of plain text: no markup read in it (a node id's `[param]` is no tag), never wrapped."""
+        self.print(Text(text, style=style or ""), soft_wrap=True)
+
+    def release(self, discard: bool = False) -> None:
+        """Show what was held (or drop it: `discard`), then the phase that waited to be shown."""
+        held, self.held = self.held, None
+        for parts, kwargs in [] if held is None or discard else held:
+            self.print(*parts, **kwargs)
+        phase, self.pending = self.pending, None
+        if phase is not None and not discard:
+            self.show_phase_start(phase)
 
     # --- before the run -------------------------------------------------------------------------------
     def show_notes(self, notes: Iterable[str]) -> None:
@@ -162,9 +200,15 @@ class TerminalReporter:
 
     # --- during a phase -------------------------------------------------------------------------------
     def phase_started(self, phase: Phase) -> None:
-        setup = describe_phase_setup(phase)
         self.running.clear()
         self.said_running.clear()
+        if self.held is not None:
+            self.pending, self.held_since = phase, time.monotonic()
+        else:
+            self.show_phase_start(phase)
+
+    def show_phase_start(self, phase: Phase) -> None:
+        setup = describe_phase_setup(phase)
         if self.live_enabled:
             self.line = LiveLine(phase.name, setup, self.running, self.slow_s)
             self.live = Live(self.line, console=self.console, refresh_per_second=REFRESH_PER_S, transient=True)
@@ -176,6 +220,7 @@ class TerminalReporter:
         """Its pytest has started: what it resolved of the output settings, the seed of pytest-randomly."""
         if "verbosity" in result.terminal:
             self.verbosity = int(result.terminal["verbosity"])
+        self.release()
         if result.seed is not None and result.seed != self.seed_shown:
             self.seed_shown = result.seed
             self.print(f"Using --randomly-seed={result.seed} (pytest-randomly), in every phase")
@@ -200,9 +245,11 @@ class TerminalReporter:
     def tick(self, now: float | None = None) -> None:
         """Between events: in plain output, "still running after 60 s: <id> [gw1]" at each --slow period, so that
         a CI log shows where a run hangs (the live view shows it by itself)."""
+        now = time.monotonic() if now is None else now
+        if self.held_since is not None and self.held is not None and now - self.held_since > HOLD_S:
+            self.release()
         if self.live_enabled:
             return
-        now = time.monotonic() if now is None else now
         for nodeid, (worker, since) in list(self.running.items()):
             periods = int((now - since) // self.slow_s)
             if periods > self.said_running.get(nodeid, 0):
@@ -228,6 +275,10 @@ class TerminalReporter:
             self.print(f"[red]{word}[/] {escape(test.nodeid)}{escape(where)}")
 
     def phase_finished(self, result: PhaseResult) -> None:
+        if self.held is not None or self.pending is not None:
+            self.release(discard=result.sessionless)
+        if result.sessionless:
+            return  # its error is the run's headline (show_sessionless)
         if self.live is not None:
             self.live.stop()
             self.live, self.line = None, None
@@ -238,7 +289,8 @@ class TerminalReporter:
         if result.interrupted:
             status = "interrupted"
         else:
-            status = describe_counts(result.counts()) if result.tests else "no tests"
+            tally = result.tally()
+            status = tally.describe() if result.tests or tally.failing else "no tests"
         workers = f", {result.workers} workers" if result.is_parallel else ""
         if self.verbosity >= 0 or result.interrupted:
             self.print(f"{result.name} phase: {status} in {result.duration_s:.2f}s{workers}")
@@ -261,8 +313,10 @@ class TerminalReporter:
         style = "red" if outcome in FAILING else "green"
         self.print(f"replay: {escape(nodeid)} {after}: [{style}]{outcome.value}[/] ({seconds:.2f}s)", soft_wrap=True)
 
-    def phase_skipped(self, name: str, reason: str) -> None:
-        self.print(f"{name} phase: skipped, {escape(reason)}")
+    def phase_skipped(self, name: str, reason: str, routine: bool = False) -> None:
+        """A phase that will not run, and why; under -q not when that is routine (no serial test selected)."""
+        if not (routine and self.verbosity < 0):
+            self.say(f"{name} phase: skipped, {reason}")
 
     def show_annotations(self, lines: list[str]) -> None:
         """CI workflow commands go out exactly as written: no markup, no wrapping."""
@@ -271,13 +325,28 @@ class TerminalReporter:
 
     # --- after the run --------------------------------------------------------------------------------
     def show_summary(self, summary: RunSummary) -> None:
+        if self.held is not None or self.pending is not None:
+            self.release()
+        sessionless = summary.sessionless()
+        if sessionless is not None:
+            self.show_sessionless(sessionless)
+            return
         self.show_failures(summary)
         self.show_unexplained(summary)
         reportchars = str(summary.terminal.get("reportchars", "wfE"))
         if "w" in reportchars:
             self.show_warnings(summary)
+        self.show_passes(summary, reportchars)
         if self.verbosity > -2:
-            self.print(self.make_table(summary))
+            table = self.make_table(summary)
+            # Whole at any width: a narrow terminal (or a pipe's 80 columns) must not cut "skipped" to "skipp…".
+            needed = Measurement.get(self.console, self.console.options.update_width(10_000), table).maximum
+            width = self.console.width
+            self.console.width = max(width, needed)
+            try:
+                self.print(table)
+            finally:
+                self.console.width = width
         subtests = summary.subtest_counts()
         if any(subtests.values()):
             self.print("subtests: " + ", ".join(f"{n} {key}" for key, n in subtests.items() if n))
@@ -286,7 +355,7 @@ class TerminalReporter:
         for problem in summary.broken_guarantees:
             self.print(f"[bold red]warning: broken guarantee:[/] {escape(problem)}")
         pollution = summary.worktree.pollution if summary.worktree else None
-        if pollution:
+        if pollution is not None:
             self.show_pollution(pollution)
         if summary.worktree_refusal:
             self.print(f"[red]{escape(summary.worktree_refusal)}[/]")
@@ -299,15 +368,30 @@ class TerminalReporter:
         self.show_notes(summary.notes)
         self.show_plugin_summaries(summary)
         self.show_short_summary(summary, reportchars)
-        counts = summary.counts()
+        tally = summary.tally
         code = summary.exit_code()
         style = "green" if code == 0 else "red"
-        self.print(Text.assemble("Pass rate: ", (format_pass_rate(counts), f"bold {style}")))
-        if not summary.tests:
+        self.print(Text.assemble("Pass rate: ", (tally.format_pass_rate(), f"bold {style}")))
+        if not summary.tests and not tally.failing:
             self.print("[yellow]no tests ran[/]")
-        warnings = len(summary.warnings)
-        counted = describe_counts(counts) + (f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else "")
-        self.print(f"[{style}]{counted} in {summary.duration_s:.2f}s[/]")
+        self.say(f"{tally.describe()} in {summary.duration_s:.2f}s", style)
+
+    def show_sessionless(self, phase: PhaseResult) -> None:
+        """A pytest that ended before its session started: its own output is the whole story (a usage error, to
+        standard error as pytest writes it), or its error's last line first, then the end of its output."""
+        if phase.refusals or phase.exit_code in (0, 4):
+            if phase.refusals:  # runtests' own refusal of a plugin option, made inside pytest: said as runtests'
+                text = "\n".join(f"runtests: refused: {refusal}" for refusal in phase.refusals)
+            else:  # pytest's usage error, its --help or its --version: as pytest printed it, byte for byte
+                text = output_of(phase, SESSIONLESS_OUTPUT_BYTES)
+            stream = sys.stderr if phase.exit_code else sys.stdout
+            stream.write(text if text.endswith("\n") or not text else text + "\n")
+            stream.flush()
+            return
+        text = tail_of(phase)
+        self.say(f"{phase.name} phase: pytest exited with code {phase.exit_code} before its session started: "
+                 f"{error_line(text)}", "bold red")  # fmt: skip
+        self.console.out(text, highlight=False)
 
     def show_warnings(self, summary: RunSummary) -> None:
         """pytest's warnings summary, over every phase: each message once, under the places it arose."""
@@ -385,6 +469,11 @@ class TerminalReporter:
             self.print(
                 f"[yellow]git: the tests {label} {len(paths)} file(s):[/] {escape(describe_paths(tuple(named)))}"
             )
+        if pollution.ignored:  # not dirt (never refused), but what the tests leave is worth a name
+            count = len(pollution.ignored)
+            named = [f"{path}{describe_phases(pollution.phases_of.get(path, []))}" for path in pollution.ignored]
+            self.say(f"git: the tests left {count} ignored file{'s' if count != 1 else ''}: "
+                     f"{describe_paths(tuple(named))}")  # fmt: skip
 
     def show_parallel_only(self, summary: RunSummary) -> None:
         """The retried failures by verdict, the replays it took, and the advice that fits each verdict."""
@@ -392,20 +481,15 @@ class TerminalReporter:
         if not retried:
             return
         alone = [test for test in retried if test.is_parallel_only]
-        passed = sum(test.retry is not None and test.retry.outcome not in FAILING for test in retried)
-        self.print(
-            f"retried alone: {len(retried)} parallel failure(s): {passed} passed alone, {len(retried) - passed} "
-            "failed alone too"
-        )
-        by_verdict = Counter(test.retry.verdict for test in retried if test.retry is not None)
-        replays = [r for test in retried if test.retry is not None for r in test.retry.replays if r.duration_s]
-        if replays:
-            verdicts = ", ".join(f"{n} {verdict}" for verdict, n in by_verdict.items())
-            seconds = sum(r.duration_s for r in replays)
-            cut = any(test.retry is not None and not test.retry.complete for test in retried)
-            budget = "; the replay budget ran out before the end (--replay-budget)" if cut else ""
-            self.print(f"diagnosis by replay: {verdicts}; {len(replays)} replays in {seconds:.2f}s{budget}")
-        for verdict in (DEPENDS_ON_EARLIER, BROKEN_BY_EARLIER, FLAKY):
+        stats = summary.retry_stats
+        where = "alone" if stats.retried == 1 else "together, in one sequential process"
+        self.print(f"retried {where}: {stats.retried} parallel failure{'s' if stats.retried != 1 else ''}: "
+                   f"{stats.passed} passed, {stats.retried - stats.passed} failed again")  # fmt: skip
+        if stats.replays:
+            verdicts = ", ".join(f"{n} {verdict}" for verdict, n in stats.verdicts.items() if n)
+            budget = "; the replay budget ran out before the end (--replay-budget)" if stats.incomplete else ""
+            self.print(f"diagnosis by replay: {verdicts}; {stats.replays} replays in {stats.replay_s:.2f}s{budget}")
+        for verdict in (DEPENDS_ON_EARLIER, BROKEN_BY_EARLIER, FLAKY, PASSED_ON_RETRY):
             tests = [test for test in retried if test.retry is not None and test.retry.verdict == verdict]
             if tests:
                 self.print(f"[yellow bold]{verdict}:[/] " + VERDICT_ADVICE[verdict])
@@ -449,24 +533,43 @@ class TerminalReporter:
             return
         for test in failing:
             where = ", ".join(filter(None, (f"{test.phase} phase", test.worker)))
-            self.heading(f"{test.outcome.value.upper()} {test.nodeid} ({where})", "red")
+            self.heading(f"{headline(test)} ({where})", "red")
             self.console.out(test.longrepr or "(no details)", highlight=False)
             if test.retry is not None:
-                verdict = "passes alone: parallel-only" if test.is_parallel_only else "fails alone too"
-                if test.retry.verdict not in (PARALLEL_ONLY, FAILS_ALONE):
-                    verdict = test.retry.verdict
-                self.print(f"[bold]retried alone:[/] {test.retry.outcome.value}, {verdict}")
+                self.say(f"retried: {test.retry.outcome.value}; verdict: {test.retry.verdict}")
                 if test.retry.verdict in (DEPENDS_ON_EARLIER, BROKEN_BY_EARLIER, FLAKY):
                     self.print(f"[bold]replays:[/] {escape(describe_verdict(test, summary))}", soft_wrap=True)
             if test.suspects:
                 self.print("[bold]ran at the same time on other workers:[/] " + escape(", ".join(test.suspects)))
-            for header, content in test.sections:
-                self.heading(header, "grey50", "--")
-                self.console.out(content.rstrip("\n"), highlight=False)
+            self.show_sections(test, summary)
             for sub in test.subtests:
                 if sub.outcome == "failed" and sub.longrepr:
                     self.heading(f"subtest {sub.description}", "red", "--")
                     self.console.out(sub.longrepr, highlight=False)
+
+    def show_sections(self, test: TestResult, summary: RunSummary) -> None:
+        """A test's captured output, as --show-capture lets pytest show it."""
+        show = str(summary.terminal.get("showcapture", "all"))
+        for header, content in test.sections:
+            if show == "no" or (show != "all" and show not in header):
+                continue
+            self.heading(header, "grey50", "--")
+            self.console.out(content.rstrip("\n"), highlight=False)
+
+    def show_passes(self, summary: RunSummary, reportchars: str) -> None:
+        """-rP, -rX: pytest's PASSES and XPASSES sections, the captured output of each passing test that had any."""
+        if summary.terminal.get("tbstyle") == "no":
+            return
+        for char, outcome, title in (("P", Outcome.PASSED, "PASSES"), ("X", Outcome.XPASSED, "XPASSES")):
+            tests = [test for test in summary.tests if test.outcome is outcome]
+            if char not in reportchars or not tests:
+                continue
+            self.heading(title, "green", "==")
+            for test in tests:
+                if test.sections:
+                    where = ", ".join(filter(None, (f"{test.phase} phase", test.worker)))
+                    self.heading(f"{test.nodeid} ({where})", "green")
+                    self.show_sections(test, summary)
 
     def heading(self, title: str, style: str, mark: str = "__") -> None:
         """A section title that never truncates the node id (a rule would, at the console's width)."""
@@ -476,10 +579,6 @@ class TerminalReporter:
         """pytest's own output when a phase ended in a way its events do not explain."""
         unexplained = summary.unexplained_exit()
         for phase in summary.phases:
-            if phase.refusals:  # refused before any test ran: the reason, not pytest's tail
-                for text in phase.refusals:
-                    self.print(f"[red]runtests: refused: {escape(text)}[/]")
-                continue
             pytest_failed = phase.pytest_exit(3) or phase.pytest_exit(4)
             if not (phase.internal_errors or pytest_failed or (unexplained and unexplained[0] is phase)):
                 continue
@@ -498,9 +597,9 @@ class TerminalReporter:
 
     @staticmethod
     def make_table(summary: RunSummary) -> Table:
-        """One row per phase that ran and a total; count columns that are zero everywhere are left out."""
-        totals = summary.counts()
-        keys = [key for key in COUNT_KEYS if totals[key] or key in ("passed", "failed")]
+        """One row per phase that ran and a total, from the summary's tallies; its time the run's (the last
+        line's). Count columns that are zero everywhere are left out."""
+        keys = summary.count_columns()
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
         table.add_column("phase")
         table.add_column("workers")
@@ -510,16 +609,28 @@ class TerminalReporter:
         for phase in summary.phases:
             if not phase.ran or phase.report_only:
                 continue
-            counts = phase.counts()
+            counts = summary.phase_tallies[phase.label].counts
             table.add_row(phase.label, phase.workers_label, *(str(counts[k]) for k in keys), f"{phase.duration_s:.2f}s")
-        table.add_row(
-            "total",
-            "",
-            *(str(totals[k]) for k in keys),
-            f"{sum(p.duration_s for p in summary.phases):.2f}s",
-            style="bold",
-        )
+        totals = summary.tally.counts
+        table.add_row("total", "", *(str(totals[k]) for k in keys), f"{summary.duration_s:.2f}s", style="bold")
         return table
+
+
+EXCEPTION_LINE = re.compile(r"(?:[A-Za-z_][\w.]*\.)?[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt|Warning)\b")
+
+
+def error_line(output: str) -> str:
+    """The line that says what went wrong: the last exception's (`pytest_cov.DistCovError: ...`), else the last."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    raised = [line for line in lines if EXCEPTION_LINE.match(line)]
+    return (raised or lines or ["(no output)"])[-1]
+
+
+def headline(test: TestResult) -> str:
+    """A failure's heading, as pytest words it: `FAILED id`, `ERROR at setup of id`, `ERROR at teardown of id`."""
+    if test.outcome is Outcome.ERROR and test.when in ("setup", "teardown"):
+        return f"ERROR at {test.when} of {test.nodeid}"
+    return f"{test.outcome.value.upper()} {test.nodeid}"
 
 
 def describe_phases(names: list[str]) -> str:
@@ -535,6 +646,8 @@ VERDICT_ADVICE = {
     BROKEN_BY_EARLIER: "these tests pass alone and fail after an earlier test in the same process: that test "
     "leaves process state behind (a global, a singleton, an environment variable, a cache): reset it in a fixture",
     FLAKY: "identical replays of these tests disagree: not an order problem; look for randomness, time or the network",
+    PASSED_ON_RETRY: "these tests passed when run again, but were not replayed after what ran before them: "
+    "undiagnosed, so they still fail the run (--accept-parallel-only takes only verified parallel-only failures)",
 }
 
 
@@ -580,9 +693,9 @@ def plugin_summary_of(phase: PhaseResult) -> str:
     return "\n".join(lines).strip("\n")
 
 
+# pytest's short summary; its "P" is the PASSES section instead (TerminalReporter.show_passes).
 SHORT_WORDS = {"f": (Outcome.FAILED, Outcome.TIMEOUT, Outcome.NOT_RUN), "E": (Outcome.ERROR,),
-               "x": (Outcome.XFAILED,), "X": (Outcome.XPASSED,),
-               "p": (Outcome.PASSED,), "P": (Outcome.PASSED,)}  # fmt: skip
+               "x": (Outcome.XFAILED,), "X": (Outcome.XPASSED,), "p": (Outcome.PASSED,)}  # fmt: skip
 SHORT_LABEL = {Outcome.XFAILED: "XFAIL", Outcome.XPASSED: "XPASS"}
 
 
@@ -618,38 +731,41 @@ def short_summary_lines(summary: RunSummary, reportchars: str) -> list[str]:
 
 
 def show_collection(console: Console, result: PhaseResult, expression: str, exit_code: int) -> int:
-    """--collect-only: every collected test under the phase it would run in (-qq: a count per file); pytest's
-    exit code. Collection errors are shown as pytest shows them."""
+    """--collect-only (without -q, whose lines are pytest's own): every collected test under the phase it would
+    run in; pytest's exit code. Collection errors are shown as pytest shows them."""
     for error in result.collect_errors:
         console.print(Text(f"__ ERROR collecting {error.nodeid} __", style="red"), soft_wrap=True)
         console.out(error.longrepr, highlight=False)
     collected = result.collected or []
     serial = set(result.serial_ids or ())
-    verbosity = int(result.terminal.get("verbosity", 0))
     parallel = [nodeid for nodeid in collected if nodeid not in serial]
     groups = (("parallel", parallel), ("serial", [nodeid for nodeid in collected if nodeid in serial]))
     for name, ids in groups:
         chosen = f" (chosen by {expression!r})" if name == "serial" else ""
         console.print(Text(f"{name} phase: {len(ids)} test{'s' if len(ids) != 1 else ''}{chosen}", style="bold"))
-        if verbosity <= -2:
-            for path, n in Counter(nodeid.split("::", 1)[0] for nodeid in ids).items():
-                console.out(f"  {path}: {n}", highlight=False)
-        else:
-            for nodeid in ids:
-                console.out(f"  {nodeid}", highlight=False)
+        for nodeid in ids:
+            console.out(f"  {nodeid}", highlight=False)
     errors = len(result.collect_errors)
     tail = f", {errors} error{'s' if errors != 1 else ''}" if errors else ""
     console.print(f"{len(collected)} tests collected{tail}", highlight=False)
     return exit_code
 
 
-def tail_of(phase: PhaseResult) -> str:
+def output_of(phase: PhaseResult, size: int = OUTPUT_TAIL_BYTES) -> str:
+    """The last `size` bytes of a phase's pytest output, as written ("" when there is none to read)."""
     if phase.output_path is None:
-        return "(pytest's output was streamed above)"
+        return ""
     try:
         with open(phase.output_path, "rb") as output:  # its end only: a test may have printed 50 MB into it
-            output.seek(max(0, output.seek(0, os.SEEK_END) - OUTPUT_TAIL_BYTES))
-            lines = output.read().decode("utf-8", errors="replace").splitlines()
+            output.seek(max(0, output.seek(0, os.SEEK_END) - size))
+            return output.read().decode("utf-8", errors="replace")
     except OSError:
-        return "(pytest's output is missing)"
-    return "\n".join(lines[-OUTPUT_TAIL_LINES:]) or "(pytest printed nothing)"
+        return ""
+
+
+def tail_of(phase: PhaseResult) -> str:
+    """The end of a phase's pytest output: its last lines, to show under what went wrong."""
+    if phase.output_path is None:
+        return "(pytest's output was streamed above)"
+    lines = output_of(phase).splitlines()
+    return "\n".join(lines[-OUTPUT_TAIL_LINES:]) or "(pytest's output is missing or empty)"
