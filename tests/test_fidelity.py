@@ -224,6 +224,9 @@ def test_warnings_coverage_report_log_durations_and_v_as_sequential_pytest(inven
     # the serial phase's process import the module.
     assert warnings_in(last_line(plain.stdout)) == 3
     assert warnings_in(last_line(out)) == 3, run
+    # The last line's counts are pytest's (runtests adds "0 failed").
+    plain_counts = dict(re.findall(r"(\d+) (passed|skipped|xfailed|warnings)", last_line(plain.stdout)))
+    assert dict(re.findall(r"(\d+) (passed|skipped|xfailed|warnings)", last_line(out))) == plain_counts, run
     assert run.report["warnings"] == 3
     assert "legacy_total is deprecated; use total" in out and "report headers will change in 2.0" in out
     assert out.count("FutureWarning: the report layout is provisional") == 1
