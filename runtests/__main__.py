@@ -6,9 +6,9 @@ import sys
 
 
 def main() -> int:
-    """Start pytest's imports ahead (runtests.prestart; forked by runtests.fork from a plain start), then run the
-    command line (runtests.cli) with them."""
-    from runtests import fork, prestart
+    """Start pytest's imports ahead (runtests.launch.prestart; forked by runtests.launch.fork from a plain start),
+    then run the command line (runtests.cli) with them."""
+    from runtests.launch import fork, prestart
 
     argv = sys.argv[1:]
     if fork.is_safe():

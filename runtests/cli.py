@@ -16,7 +16,7 @@ from runtests.errors import EXIT_CODES, EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED, E
 from runtests.modes import DEFAULT_DIST, DIST_MODES
 
 if TYPE_CHECKING:
-    from runtests.prestart import Launcher
+    from runtests.launch.prestart import Launcher
 
 EPILOG = "\b\nExit codes:\n" + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES.items())
 HELP = """Run a pytest suite in two phases and print one combined report.
@@ -93,14 +93,14 @@ def wants_live_view(options: Any, environ: Mapping[str, str]) -> bool:
 @click.option(
     "--accept-parallel-only/--no-accept-parallel-only",
     default=None,
-    help="with --retry-serially: count failures that pass alone as passed (still flagged).",
+    help="with --retry-serially: count failures the replays verify as parallel-only as passed (still flagged).",
 )
 @click.option(
     "--replay-budget",
     type=float,
     metavar="S",
     help="with --retry-serially: seconds of replays that find what a failure depends on or is broken by; 0: "
-    "only the retry alone.  [default: 120]",
+    "none.  [default: the parallel phase's time, at least 20]",
 )
 @click.option(
     "--strict-guarantees/--no-strict-guarantees",
@@ -146,7 +146,7 @@ def command(launcher: Launcher | None, directory: str, pytest_args: tuple[str, .
 
     environ = os.environ
     options = make_options(Path(directory), given, pytest_args)
-    from runtests.app import run
+    from runtests.commands.run import run
 
     return run(options, environ, wants_live_view(options, environ), launcher)
 
@@ -176,8 +176,8 @@ def combine_command(
     durations_file: Path | None,
     color: str,
 ) -> int:
-    from runtests.combine import run_combine
-    from runtests.report.terminal import make_console
+    from runtests.commands.combine import run_combine
+    from runtests.report.console import make_console
 
     console = make_console(color)
     return run_combine(list(reports), json_report, junitxml, min_pass_rate, durations_file, console)
@@ -197,11 +197,11 @@ def combine_command(
 @click.option("--color", type=click.Choice(["auto", "always", "never"]))
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED, metavar="[PYTEST_ARGS]...")
 def diagnose_command(nodeid: str, directory: str, pytest_args: tuple[str, ...], **given: Any) -> int:
-    from runtests.app import run_diagnose
+    from runtests.commands.diagnose import diagnose
     from runtests.config import make_options
 
     options = make_options(Path(directory), given, pytest_args)
-    return run_diagnose(options, nodeid, os.environ)
+    return diagnose(options, nodeid, os.environ)
 
 
 SUBCOMMANDS = {"combine": combine_command, "diagnose": diagnose_command}
@@ -209,7 +209,7 @@ SUBCOMMANDS = {"combine": combine_command, "diagnose": diagnose_command}
 
 def main(argv: Sequence[str] | None = None, launcher: Launcher | None = None) -> int:
     """Runs the command line and turns every expected failure into a message and an exit code. `launcher`: the
-    first pytest process, started ahead by the entry point (runtests.prestart), for the run to use."""
+    first pytest process, started ahead by the entry point (runtests.launch.prestart), for the run to use."""
     args = list(sys.argv[1:] if argv is None else argv)
     # `combine` and `diagnose` are the subcommands; everything else is a run, whose free arguments belong to pytest.
     chosen, args = (SUBCOMMANDS[args[0]], args[1:]) if args[:1] and args[0] in SUBCOMMANDS else (command, args)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from runtests.errors import ConfigError, UsageError
+from runtests.events import MARKER_NAME
 from runtests.modes import DEFAULT_DIST, DIST_MODES
 
 PHASES = ("all", "parallel", "serial")
@@ -18,7 +18,6 @@ ORDERS = ("balanced", "collection")
 LEAKS = ("warn", "fail", "ignore")
 ORDER_ALIASES = {"longest-first": "balanced"}  # its name before it balanced by assignment instead of by order
 WORKER_WORDS = ("auto", "logical")
-MARKER_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +51,7 @@ class Options:
     leaks: str = "warn"  # processes the tests leave running: warn (name and stop them), fail, ignore
     slow: float = 60.0  # seconds after which a running test is SLOW (the live view; "still running" lines)
     # Seconds of replays diagnosing parallel failures (--retry-serially); 0: none; None: the parallel phase's own
-    # time, at least runtests.replay.REPLAY_FLOOR_S (runtests diagnose: DIAGNOSE_BUDGET_S).
+    # time, at least runtests.diagnosis.replay.REPLAY_FLOOR_S (runtests diagnose: DIAGNOSE_BUDGET_S).
     replay_budget: float | None = None
     seed: int | None = None  # pytest-randomly's seed for every process of the run (runtests.resolve draws one)
     notes: tuple[str, ...] = ()  # what resolving the options decided, for the report (runtests.resolve)
@@ -121,7 +120,7 @@ def check_value(key: str, value: Any) -> Any:
     if key == "workers":
         return parse_workers(value)
     if key == "serial_marker":
-        if isinstance(value, str) and MARKER_PATTERN.match(value):
+        if isinstance(value, str) and MARKER_NAME.match(value):
             return value
         raise ValueError(value)
     if key == "serial":
@@ -171,7 +170,7 @@ def check_value(key: str, value: Any) -> Any:
 
 def is_marker_expression(text: str) -> bool:
     """Whether pytest's -m would accept `text` (its parser: the grammar users know)."""
-    if MARKER_PATTERN.match(text.strip()):
+    if MARKER_NAME.match(text.strip()):
         return True
     from _pytest.mark.expression import Expression  # only for an expression: --help does without pytest
 

@@ -35,23 +35,13 @@ def cache_path(cache_dir: str | Path) -> Path:
 
 
 def load_durations(path: Path | None) -> dict[str, float]:
-    """The recorded durations; nothing (never an error) when the file is missing or unreadable."""
-    if path is None:
-        return {}
-    try:
-        return parse_text(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
-        return {}
+    """The recorded durations; nothing (never an error) when the file is missing or is not a store."""
+    return read_store(path)[0] if path is not None else {}
 
 
 def parse_text(text: str | None) -> dict[str, float]:
     """The durations in a store's text; nothing when there is none or it is not a store."""
-    if not text:
-        return {}
-    try:
-        return parse_durations(json.loads(text))
-    except ValueError:
-        return {}
+    return parse_store(text or "")[0]
 
 
 def recorded_for(config: Any) -> dict[str, float]:
@@ -151,13 +141,18 @@ def detect_shard(environ: Mapping[str, str]) -> tuple[int, int] | None:
 
 def read_store(path: Path) -> tuple[dict[str, float], str | None]:
     """The store's durations, read and parsed once, and why the file is not a store (not JSON, not an object of
-    numbers), or None when it is one or is missing."""
+    numbers), or None when it is one or is missing. The one reader of a store's file."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}, None
     except (OSError, UnicodeDecodeError) as exc:
         return {}, f"cannot be read ({exc})"
+    return parse_store(text)
+
+
+def parse_store(text: str) -> tuple[dict[str, float], str | None]:
+    """A store's text parsed: its durations, and why it is not a store, or None. The one parser of a store."""
     if not text.strip():
         return {}, None
     try:
@@ -167,6 +162,17 @@ def read_store(path: Path) -> tuple[dict[str, float], str | None]:
     if not isinstance(data, dict):
         return {}, f"not a JSON object of node ids to seconds (a {type(data).__name__})"
     return parse_durations(data), None
+
+
+def record_run(durations_file: Path | None, cache_dir: str | None, tests: Iterable[Any], sharded: bool) -> list[str]:
+    """Keep a run's test durations for the schedule, the worker count and shards: in `durations_file`, else pytest's
+    cache; a note when they cannot be. A shard never writes: its sibling shards must split the suite from the same
+    durations (`runtests combine --durations-file` records a sharded run's once all shards are in)."""
+    if sharded:
+        return []
+    path = durations_file or (cache_path(cache_dir) if cache_dir else None)
+    note = record(path, tests, own=durations_file is None) if path else None
+    return [note] if note else []
 
 
 def record(path: Path, tests: Iterable[Any], own: bool = False) -> str | None:
@@ -179,7 +185,7 @@ def record(path: Path, tests: Iterable[Any], own: bool = False) -> str | None:
     measured = {
         test.nodeid: test.duration_s
         for test in tests
-        if test.outcome.value not in UNTIMED and test.duration_s > 0 and test.phase != "retry"
+        if test.outcome.value not in UNTIMED and test.duration_s > 0 and test.phase != events.RETRY
     }
     if not measured:
         return None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,6 +23,13 @@ def check_writable(path: Path, flag: str) -> None:
         raise UsageError(f"{flag} {path}: directory {parent} does not exist; create it first")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UsageError(f"{flag} {path}: directory {parent} is not writable")
+
+
+def check_outputs(outputs: Iterable[tuple[Path | None, str]]) -> None:
+    """Each report that was asked for (path, the flag that asked): writable, before any test runs."""
+    for path, flag in outputs:
+        if path is not None:
+            check_writable(path, flag)
 
 
 def write_atomically(path: Path, write: Callable[[IO[Any]], object], binary: bool = False) -> None:

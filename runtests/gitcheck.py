@@ -242,3 +242,19 @@ class WorktreeWatch:
             touched = (*found.paths(), *found.ignored)
             pollution = dataclasses.replace(found, phases_of={p: self.phases_of.get(p, []) for p in touched})
         return WorktreeReport(self.before, self.latest, pollution, self.problem, self.recheck_problem)
+
+
+def watch_worktree(cwd: Path, policy: str, staged_expected: bool) -> WorktreeWatch:
+    """The work tree before the run, to watch through it (`policy`: off, warn, require-clean). Under require-clean,
+    DirtyWorktreeError or GitUnavailableError when it is dirty or cannot be read: nothing may run."""
+    if policy == "off":
+        return WorktreeWatch(cwd, None)
+    try:
+        state = read_worktree(cwd)
+    except GitUnavailableError as exc:
+        if policy == "require-clean":
+            raise
+        return WorktreeWatch(cwd, None, str(exc))
+    if policy == "require-clean":
+        enforce_clean(state, staged_expected)
+    return WorktreeWatch(cwd, state)

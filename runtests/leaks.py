@@ -14,6 +14,7 @@ import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 PROC = Path("/proc")
 SETTLE_S = 0.5  # what is on its way out when pytest exits (an xdist worker finishing) gets this long
@@ -131,3 +132,17 @@ def collect(sid: int, stop: bool = True) -> list[Leak]:
             os.kill(pid, signal.SIGKILL)
     wait_gone(sorted(killed), GRACE_S)
     return [dataclasses.replace(leak, stopped="SIGKILL" if leak.pid in killed else "SIGTERM") for leak in found]
+
+
+def attribute_leaks(found: Sequence[Leak], tests: Sequence[Any]) -> list[Leak]:
+    """Each leaked process with the test that started it: from its environment, else the one test (with `nodeid`,
+    `start` and `stop`) that was running when it started; "unknown" is left to the report when neither tells."""
+    named = []
+    for leak in found:
+        if leak.test is None and leak.started_at is not None:
+            running = [t.nodeid for t in tests if t.start is not None and t.stop is not None
+                       and t.start <= leak.started_at <= t.stop]  # fmt: skip
+            if len(running) == 1:
+                leak = dataclasses.replace(leak, test=running[0])
+        named.append(leak)
+    return named

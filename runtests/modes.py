@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-# How runtests balances a mode's work by recorded durations (runtests/scheduler.py):
+# How runtests balances a mode's work by recorded durations (runtests/plugin/scheduler/):
 STRETCHES = "stretches"  # W contiguous stretches of the collection order with equal time, the tail taken dynamically
 WHOLE_UNITS = "whole units"  # whole units longest-processing-time first; each worker's units in collection order
 STEAL = "steal"  # contiguous blocks of equal time; an idle worker steals the tail of the longest queue (xdist's way)

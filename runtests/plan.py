@@ -8,10 +8,8 @@ import re
 from runtests import events
 from runtests.config import DEBUGGERS, Options
 from runtests.errors import UsageError
+from runtests.events import PARALLEL, RETRY, SERIAL
 
-PARALLEL = "parallel"
-SERIAL = "serial"
-RETRY = "retry"
 PLUGIN = "runtests.plugin"
 
 # pytest options that runtests sets itself; given through, they would fight the phase split.
@@ -37,7 +35,7 @@ class Phase:
     workers: str | int  # 0: sequential, xdist distributes nothing (-n 0)
     dist: str | None
     argv: tuple[str, ...]  # what follows `python -m pytest`, less the events file
-    part: str | None = None  # its part of a run of several processes (runtests.fidelity); None: the whole run
+    part: str | None = None  # its part of a run of several processes (runtests.plugin.fidelity); None: the whole run
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,8 +144,8 @@ def make_retry_phase(options: Options) -> Phase:
 
 
 def make_replay_phase(options: Options, number: int) -> Phase:
-    """One replay of a diagnosis (runtests.replay): a fresh sequential process running the listed node ids, in the
-    listed order. It adds to the run's coverage and reports nothing of its own, as the retry."""
+    """One replay of a diagnosis (runtests.diagnosis.replay): a fresh sequential process running the listed node
+    ids, in the listed order. It adds to the run's coverage and reports nothing of its own, as the retry."""
     return make_phase(f"replay-{number}", events.SELECT_LISTED, 0, options, events.PART_MIDDLE)
 
 

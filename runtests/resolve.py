@@ -46,6 +46,24 @@ def resolve(
     return dataclasses.replace(options, workers=workers, notes=(*options.notes, choice.describe()))
 
 
+def cap_workers(options: Options, cpus: int, count_tests: Callable[[], int | None]) -> Options:
+    """-n above the CPU count: allowed, with a note; above the parallel phase's test count, capped there (xdist
+    would start them all, each importing pytest and collecting: -n 400 on 2 tests took minutes). `count_tests`
+    counts the parallel phase's tests by a collection (None: it failed, and the run will say why), made only here.
+    At or below the CPU count no collection is made: xdist stops a worker that gets no test once it has collected."""
+    asked = options.workers
+    if not isinstance(asked, int) or asked <= cpus or options.phase == "serial":
+        return options
+    tests = count_tests()
+    if tests is None:
+        return options
+    if tests < asked:
+        note = f"-n {asked} capped at {max(tests, 1)}: the parallel phase has {tests} test{'s' if tests != 1 else ''}"
+        return dataclasses.replace(options, workers=max(tests, 1), notes=(*options.notes, note))
+    note = f"-n {asked} is above the {cpus} CPUs: the workers share them"
+    return dataclasses.replace(options, notes=(*options.notes, note))
+
+
 def with_detected_shard(options: Options, environ: Mapping[str, str]) -> Options:
     """A CI job's shard from GitLab's, CircleCI's or Buildkite's variables, when --shard was not given."""
     if options.shard is not None:

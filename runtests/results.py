@@ -1,17 +1,16 @@
-"""Per-test outcomes, per-phase and total counts, the pass rate and the exit code. Pure: nothing prints."""
+"""The records of a run: each test's verdict, each phase's result, and the one rule that counts them. Values, pure:
+nothing here prints, and nothing changes a record once it is made (runtests.recorder builds them)."""
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-import functools
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from runtests import errors
-from runtests.gitcheck import WorktreeReport
+from runtests.leaks import Leak
 
 
 class Outcome(enum.StrEnum):
@@ -30,7 +29,7 @@ COUNT_KEYS = ("passed", "failed", "errors", "skipped", "xfailed", "xpassed", "ti
 COUNT_KEY = {outcome: ("errors" if outcome is Outcome.ERROR else outcome.value) for outcome in Outcome}
 PASSING = frozenset({Outcome.PASSED, Outcome.XFAILED, Outcome.XPASSED})  # what pytest treats as success
 FAILING = frozenset({Outcome.FAILED, Outcome.ERROR, Outcome.TIMEOUT, Outcome.NOT_RUN})
-# The verdicts on a parallel failure run again (--retry-serially; runtests.replay): JSON names scripts read.
+# The verdicts on a parallel failure run again (--retry-serially; runtests.diagnosis.replay): JSON names scripts read.
 FAILS_ALONE = "fails-alone"  # fails alone and after its collection-order predecessors: a real failure
 DEPENDS_ON_EARLIER = "depends-on-earlier"  # fails alone, passes after its predecessors: needs a state-setter
 BROKEN_BY_EARLIER = "broken-by-earlier"  # passes alone, fails after what ran before it on its worker: a polluter
@@ -45,7 +44,7 @@ UNDIAGNOSED = frozenset({PASSED_ON_RETRY, FAILED_ON_RETRY})
 SUBTEST_KEYS = ("passed", "failed", "skipped", "xfailed")
 
 
-@dataclasses.dataclass(slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class SubtestResult:
     outcome: str  # one of SUBTEST_KEYS
     description: str
@@ -65,7 +64,7 @@ class Replay:
 @dataclasses.dataclass(frozen=True, slots=True)
 class RetryResult:
     """A parallel failure run again in fresh sequential processes: alone (the retry phase), and, when it was
-    diagnosed by replay, after its predecessors (runtests.replay)."""
+    diagnosed by replay, after its predecessors (runtests.diagnosis.replay)."""
 
     outcome: Outcome  # in the retry phase (beside the other failures, when there were several)
     longrepr: str | None = None
@@ -82,7 +81,7 @@ class RetryResult:
         return FAILED_ON_RETRY if self.outcome in FAILING else PASSED_ON_RETRY
 
 
-@dataclasses.dataclass(slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class TestResult:
     """One test's verdict, its setup, call and teardown folded into one."""
 
@@ -97,9 +96,9 @@ class TestResult:
     stop: float | None = None
     location: tuple[str, int | None, str] | None = None
     longrepr: str | None = None  # the failure or error text, as pytest shows it
-    sections: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    sections: Sequence[tuple[str, str]] = ()
     reason: str | None = None  # why it was skipped or xfailed
-    subtests: list[SubtestResult] = dataclasses.field(default_factory=list)
+    subtests: Sequence[SubtestResult] = ()
     crashed: bool = False
     group: str | None = None  # its xdist_group
     crash_path: str | None = None  # where the failure was raised, when pytest knows
@@ -107,7 +106,7 @@ class TestResult:
     crash_message: str | None = None  # pytest's one-line account of the failure (-r's short summary)
     skip_where: tuple[str, int] | None = None  # where a skip was raised: path and line, as -rs shows it
     retry: RetryResult | None = None
-    suspects: list[str] = dataclasses.field(default_factory=list)
+    suspects: Sequence[str] = ()
     when: str | None = None  # the stage of the report that decided a failure: setup, call, teardown, ??? (a crash)
     reruns: int = 0  # attempts pytest-rerunfailures made before the one that decided the verdict
 
@@ -118,6 +117,11 @@ class TestResult:
     @property
     def is_parallel_only(self) -> bool:
         return self.retry is not None and self.retry.verdict == PARALLEL_ONLY
+
+    @property
+    def is_retryable(self) -> bool:
+        """A failure worth running again alone: failing, and not one that never started."""
+        return self.outcome in FAILING and self.outcome is not Outcome.NOT_RUN
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -150,20 +154,46 @@ def fold_reports(reports: list[dict[str, Any]]) -> tuple[Outcome, dict[str, Any]
     return outcome, decisive
 
 
-def make_test_result(event: dict[str, Any], phase: str) -> TestResult:
+def make_test_result(event: Mapping[str, Any], phase: str) -> TestResult:
+    """One test's record from its `test` event (runtests.events): its reports folded into one verdict."""
     reports: list[dict[str, Any]] = event.get("reports") or []
     outcome, decisive = fold_reports(reports)
     starts = [r["start"] for r in reports if r.get("start")]
     stops = [r["stop"] for r in reports if r.get("stop")]
-    subtests = [
+    subtests = tuple(
         SubtestResult(
             outcome="xfailed" if sub.get("xfail") else str(sub.get("outcome")),
             description=str(sub.get("description") or ""),
             longrepr=sub.get("longrepr"),
         )
         for sub in event.get("subtests") or ()
-    ]
-    result = TestResult(
+    )
+    fields: dict[str, Any] = {}
+    if decisive is not None:
+        fields["when"] = decisive.get("when")
+        if outcome in FAILING:
+            fields["longrepr"] = decisive.get("longrepr")
+            if decisive.get("crash"):
+                crash = decisive["crash"]
+                fields |= {"crash_path": crash[0], "crash_line": crash[1],
+                           "crash_message": crash[2] if len(crash) > 2 else None}  # fmt: skip
+            fields["sections"] = tuple(tuple(section) for section in decisive.get("sections") or ())
+        else:
+            # An xfail's reason is pytest's, even when empty (its report's longrepr is the traceback).
+            fields["reason"] = decisive["reason"] if "reason" in decisive else decisive.get("longrepr")
+            if decisive.get("where"):
+                fields["skip_where"] = (str(decisive["where"][0]), int(decisive["where"][1] or 0))
+    if outcome in PASSING:
+        # Kept by the plugin only under -rP / -rX (pytest's PASSES and XPASSES sections): the call's captured
+        # output, then the teardown's.
+        fields["sections"] = tuple(tuple(s) for r in reports for s in r.get("sections") or ()
+                                   if r.get("when") == "call" or "teardown" in s[0])  # fmt: skip
+    failed_subtests = [sub for sub in subtests if sub.outcome == "failed"]
+    if failed_subtests and outcome not in FAILING:
+        # pytest fails a test that contains failed subtests; under xdist the controller may not know yet.
+        outcome = Outcome.FAILED
+        fields["longrepr"] = f"contains {len(failed_subtests)} failed subtest" + ("s" * (len(failed_subtests) > 1))
+    return TestResult(
         nodeid=event["nodeid"],
         phase=phase,
         outcome=outcome,
@@ -176,32 +206,8 @@ def make_test_result(event: dict[str, Any], phase: str) -> TestResult:
         crashed=any(r.get("when") == "???" for r in reports),
         group=event.get("group"),
         reruns=int(event.get("reruns") or 0),
+        **fields,
     )
-    if decisive is not None:
-        result.when = decisive.get("when")
-        if outcome in FAILING:
-            result.longrepr = decisive.get("longrepr")
-            if decisive.get("crash"):
-                crash = decisive["crash"]
-                result.crash_path, result.crash_line = crash[0], crash[1]
-                result.crash_message = crash[2] if len(crash) > 2 else None
-            result.sections = [tuple(s) for s in decisive.get("sections") or ()]
-        else:
-            # An xfail's reason is pytest's, even when empty (its report's longrepr is the traceback).
-            result.reason = decisive["reason"] if "reason" in decisive else decisive.get("longrepr")
-            if decisive.get("where"):
-                result.skip_where = (str(decisive["where"][0]), int(decisive["where"][1] or 0))
-    if outcome in PASSING and not result.sections:
-        # Kept by the plugin only under -rP / -rX (pytest's PASSES and XPASSES sections): the call's captured
-        # output, then the teardown's.
-        result.sections = [tuple(s) for r in reports for s in r.get("sections") or ()
-                           if r.get("when") == "call" or "teardown" in s[0]]  # fmt: skip
-    failed_subtests = [sub for sub in subtests if sub.outcome == "failed"]
-    if failed_subtests and outcome not in FAILING:
-        # pytest fails a test that contains failed subtests; under xdist the controller may not know yet.
-        result.outcome = Outcome.FAILED
-        result.longrepr = f"contains {len(failed_subtests)} failed subtest" + ("s" if len(failed_subtests) > 1 else "")
-    return result
 
 
 def count_outcomes(tests: Iterable[TestResult], accept_parallel_only: bool = False) -> dict[str, int]:
@@ -326,9 +332,9 @@ class PluginFile:
     phase: str
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class PhaseResult:
-    """What one pytest process ran and how it ended."""
+    """What one pytest process ran and how it ended (runtests.recorder.PhaseRecorder makes it)."""
 
     name: str
     xdist_workers: int = 0  # 0: a sequential phase (no xdist)
@@ -336,11 +342,11 @@ class PhaseResult:
     exit_code: int | None = None  # None: the phase did not run
     duration_s: float = 0.0
     started_at: float | None = None
-    tests: list[TestResult] = dataclasses.field(default_factory=list)
-    collect_errors: list[CollectError] = dataclasses.field(default_factory=list)
-    internal_errors: list[str] = dataclasses.field(default_factory=list)
-    collected: list[str] | None = None
-    held_back: list[str] | None = None
+    tests: Sequence[TestResult] = ()
+    collect_errors: Sequence[CollectError] = ()
+    internal_errors: Sequence[str] = ()
+    collected: Sequence[str] | None = None
+    held_back: Sequence[str] | None = None
     output_path: Path | None = None
     interrupted: bool = False
     timed_out: bool = False
@@ -351,19 +357,18 @@ class PhaseResult:
     ended: bool = False  # pytest reached the end of its session (the plugin's finish event)
     skipped_because: str | None = None
     shard: tuple[int, int] | None = None  # set when shard reports are combined
-    terminal: dict[str, Any] = dataclasses.field(default_factory=dict)  # pytest's output settings, as it read them
+    terminal: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # pytest's output settings, as it read them
     seed: int | None = None  # pytest-randomly's, when it was active
     coverage: bool = False  # pytest-cov measured the phase
     report_only: bool = False  # ran no test: its process combined and reported the run's coverage
-    warnings: list[Warning_] = dataclasses.field(default_factory=list)
-    summaries: list[tuple[int, int]] = dataclasses.field(default_factory=list)  # plugins' summary, in its output
-    files: list[PluginFile] = dataclasses.field(default_factory=list)
-    refusals: list[str] = dataclasses.field(default_factory=list)
-    pytest_output: Path | None = None  # under -s: pytest's own lines, apart from what the tests printed
-    diagnoses: dict[str, Any] = dataclasses.field(default_factory=dict)  # retry: nodeid -> replay.Diagnosis
-    leaks: list[Any] = dataclasses.field(default_factory=list)  # runtests.leaks.Leak: what its session still held
-    serial_ids: list[str] | None = None  # under --collect-only: the collected tests the serial phase takes
+    warnings: Sequence[Warning_] = ()
+    summaries: Sequence[tuple[int, int]] = ()  # where plugins' terminal summary is, in its output
+    files: Sequence[PluginFile] = ()
+    refusals: Sequence[str] = ()
+    leaks: Sequence[Leak] = ()  # processes its session still held after it
+    serial_ids: Sequence[str] | None = None  # under --collect-only: the collected tests the serial phase takes
     deselected: int = 0  # tests the user's -k, -m, --lf ... deselected (not runtests' phase split)
+    diagnoses: Mapping[str, RetryResult] = dataclasses.field(default_factory=dict)  # the retry's, by replay
 
     @property
     def label(self) -> str:
@@ -414,292 +419,3 @@ class PhaseResult:
 
     def counts(self) -> dict[str, int]:
         return dict(self.tally().counts)
-
-
-class PhaseRecorder:
-    """Folds one phase's events into a PhaseResult as they arrive."""
-
-    def __init__(self, result: PhaseResult) -> None:
-        self.result = result
-        self.running: dict[str, dict[str, Any]] = {}  # begun, not yet reported: nodeid -> what is known
-        self.reported: set[str] = set()
-
-    def add(self, event: dict[str, Any]) -> TestResult | None:
-        """Take one event; return the test it completed, if any."""
-        kind = event.get("e")
-        result = self.result
-        if kind == "test":
-            if event.get("unfinished"):  # the session ended mid-test: finish() decides what it was
-                self.running[event["nodeid"]] = event
-                return None
-            test = make_test_result(event, result.name)
-            self.running.pop(test.nodeid, None)
-            self.reported.add(test.nodeid)
-            result.tests.append(test)
-            return test
-        if kind == "begin":
-            self.running[event["nodeid"]] = event
-        elif kind == "start":
-            result.began = True
-            result.cache_dir = event.get("cache_dir")
-            result.rootdir = event.get("rootdir")
-            result.xdist_workers = int(event.get("workers") or 0)
-            result.dist = event.get("dist") if result.xdist_workers else None
-            result.terminal = dict(event.get("terminal") or {})
-            result.seed = event.get("seed")
-            result.coverage = bool(event.get("coverage"))
-        elif kind == "warning":
-            message, location = str(event.get("message")), str(event.get("location") or "")
-            result.warnings.append(Warning_(message, location, result.name, str(event.get("when") or "runtest")))
-        elif kind == "summary":
-            result.summaries.append((int(event["start"]), int(event["end"])))
-        elif kind == "file":
-            target, part = Path(str(event["target"])), Path(str(event["part"]))
-            result.files.append(PluginFile(str(event.get("option")), target, part, result.name))
-        elif kind == "output":
-            result.pytest_output = Path(str(event["path"]))
-        elif kind == "refused":
-            result.refusals.append(str(event.get("text")))
-        elif kind == "scheduler":
-            result.scheduler = event.get("name")
-        elif kind == "collected":
-            result.collected = list(event.get("ids") or ())
-            if "serial" in event:
-                result.serial_ids = list(event["serial"] or ())
-        elif kind == "held_back":
-            result.held_back = list(event.get("ids") or ())
-        elif kind == "deselected":
-            result.deselected = int(event.get("count") or 0)
-        elif kind == "collect_error":
-            result.collect_errors.append(
-                CollectError(str(event.get("nodeid")), str(event.get("longrepr") or ""), result.name)
-            )
-        elif kind == "internal_error":
-            result.internal_errors.append(str(event.get("text")))
-        elif kind == "finish":
-            result.ended = True
-        return None
-
-    def finish(self, exit_code: int, interrupted: bool = False, timed_out: bool = False) -> list[TestResult]:
-        """Close the phase and return the tests it adds for what never reported.
-
-        A test running when the process died is an error, when the time limit struck a timeout; collected
-        tests that never started are `not_run`. A session that ended by itself (`-x`, say) adds nothing.
-        """
-        result = self.result
-        result.exit_code, result.interrupted, result.timed_out = exit_code, interrupted, timed_out
-        stopped = interrupted or timed_out
-        broken = bool(result.internal_errors) or (exit_code == 3 and result.ended)
-        if result.ended and not stopped and not broken:
-            self.running.clear()
-            return []
-        if timed_out:
-            outcome, message = Outcome.TIMEOUT, "still running when runtests stopped the phase at its time limit"
-        elif interrupted:
-            outcome, message = Outcome.NOT_RUN, "still running when the run was interrupted"
-        else:
-            outcome, message = Outcome.ERROR, f"the pytest process died while running this test (exit code {exit_code})"
-        added = [
-            TestResult(nodeid, result.name, outcome, worker=event.get("worker"), longrepr=message, crashed=not stopped)
-            for nodeid, event in self.running.items()
-            if nodeid not in self.reported
-        ]
-        seen = self.reported | set(self.running)
-        why = "interrupted" if interrupted else "timed out" if timed_out else f"crashed (exit code {exit_code})"
-        if broken and not stopped:
-            why = "ended in an internal error of pytest or a plugin"
-        added += [
-            TestResult(nodeid, result.name, Outcome.NOT_RUN, longrepr=f"never started: the phase {why}")
-            for nodeid in result.collected or ()
-            if nodeid not in seen
-        ]
-        result.tests.extend(added)
-        self.running.clear()
-        return added
-
-
-@dataclasses.dataclass(frozen=True)
-class RetryStats:
-    """What --retry-serially and its replays found, over the run: the terminal's and the JSON report's figures."""
-
-    retried: int  # parallel failures run again in the retry phase
-    passed: int  # of them, those that passed there (beside the other failures, when there were several)
-    verdicts: Mapping[str, int]  # every verdict of VERDICTS, with its count
-    replays: int  # replay processes run
-    replay_s: float
-    incomplete: bool  # the replay budget ran out before the replays could say more of some test
-
-    @property
-    def undiagnosed(self) -> int:
-        return sum(self.verdicts[verdict] for verdict in UNDIAGNOSED)
-
-
-def make_retry_stats(retried: Sequence[TestResult]) -> RetryStats:
-    records = [test.retry for test in retried if test.retry is not None]
-    verdicts = Counter(record.verdict for record in records)
-    replays = [replay for record in records for replay in record.replays if replay.duration_s]
-    return RetryStats(
-        retried=len(records),
-        passed=sum(record.outcome not in FAILING for record in records),
-        verdicts={verdict: verdicts.get(verdict, 0) for verdict in VERDICTS},
-        replays=len(replays),
-        replay_s=sum(replay.duration_s for replay in replays),
-        incomplete=any(not record.complete for record in records),
-    )
-
-
-@dataclasses.dataclass(frozen=True)
-class RunSummary:
-    """A whole run, its diagnosis and verdict included: what the reports write, never changed after it is made."""
-
-    phases: Sequence[PhaseResult]
-    min_pass_rate: float = 100.0
-    notes: Sequence[str] = ()
-    worktree_refusal: str | None = None  # --git-check require-clean refused: before the run (no phases) or after it
-    retry: PhaseResult | None = None  # --retry-serially; its verdicts are on the parallel tests
-    accept_parallel_only: bool = False
-    broken_guarantees: Sequence[str] = ()
-    strict_guarantees: bool = False
-    serial_marker: str = "serial"
-    shard: tuple[int, int] | None = None
-    slowest: int = 0  # how many of the slowest tests the report lists
-    started_at: float = 0.0  # wall clock
-    duration_s: float = 0.0
-    worktree: WorktreeReport | None = None  # None: a combined report, which has no work tree
-    leaks_fail: bool = False  # --leaks fail: a leaked process fails the run
-
-    @property
-    def leaks(self) -> list[tuple[str, Any]]:
-        """(phase, Leak) for every process a phase (the retry too) left behind."""
-        phases = [*self.phases, *([self.retry] if self.retry is not None else [])]
-        return [(phase.name, leak) for phase in phases for leak in phase.leaks]
-
-    @functools.cached_property
-    def tests(self) -> list[TestResult]:
-        """Every test, phase by phase, each phase's in its collection order (as sequential pytest lists them, not
-        in the order xdist's workers happened to finish them): every output lists them so."""
-        ordered = []
-        for phase in self.phases:
-            position = {nodeid: index for index, nodeid in enumerate(phase.collected or ())}
-            ordered += sorted(phase.tests, key=lambda test: position.get(test.nodeid, len(position)))
-        return ordered
-
-    @functools.cached_property
-    def phase_tallies(self) -> dict[str, Tally]:
-        """Each phase's row of the table: its tests, and the collection errors it was the first to report."""
-        seen: set[str] = set()
-        tallies = {}
-        for phase in self.phases:
-            errors = [e.nodeid for e in phase.unique_collect_errors() if e.nodeid not in seen]
-            seen.update(errors)
-            tallies[phase.label] = make_tally(phase.tests, len(errors), self.accept_parallel_only, phase.deselected)
-        return tallies
-
-    @functools.cached_property
-    def tally(self) -> Tally:
-        """The run's count (see Tally): what every output of the run reads."""
-        rows = self.phase_tallies.values()
-        counts = {key: sum(row.counts[key] for row in rows) for key in COUNT_KEYS}
-        # Every phase collects the same tests, so each deselects the same ones: counted once.
-        deselected = max((row.deselected for row in rows), default=0)
-        return Tally(counts, sum(row.reruns for row in rows), deselected, len(self.warnings))
-
-    def counts(self) -> dict[str, int]:
-        return dict(self.tally.counts)
-
-    def count_columns(self) -> list[str]:
-        """The count keys a table of the run shows: passed and failed always, the others where the run has any."""
-        return [key for key in COUNT_KEYS if self.tally.counts[key] or key in ("passed", "failed")]
-
-    @functools.cached_property
-    def warnings(self) -> list[Warning_]:
-        """The warnings pytest recorded in the phases, as one sequential pytest would count them: not the retry's
-        (pytest alone would not have run it), and a warning raised while collecting or configuring once, though
-        every xdist worker and each phase's process collects and configures."""
-        seen: set[tuple[str, str]] = set()
-        kept = []
-        for warning in (warning for phase in self.phases for warning in phase.warnings):
-            if warning.when != "runtest":
-                if (warning.message, warning.location) in seen:
-                    continue
-                seen.add((warning.message, warning.location))
-            kept.append(warning)
-        return kept
-
-    @property
-    def terminal(self) -> dict[str, Any]:
-        """pytest's output settings (-v, -r, --tb, --durations), as the first phase's pytest read them."""
-        return next((phase.terminal for phase in self.phases if phase.terminal), {})
-
-    @property
-    def seed(self) -> int | None:
-        return next((phase.seed for phase in self.phases if phase.seed is not None), None)
-
-    def retried(self) -> list[TestResult]:
-        return [test for test in self.tests if test.retry is not None]
-
-    @functools.cached_property
-    def retry_stats(self) -> RetryStats:
-        return make_retry_stats(self.retried())
-
-    def subtest_counts(self) -> dict[str, int]:
-        return count_subtests(self.tests)
-
-    def pass_rate(self) -> float | None:
-        return self.tally.pass_rate()
-
-    def sessionless(self) -> PhaseResult | None:
-        """The phase whose pytest ended before its session started; the run stopped there (see
-        PhaseResult.sessionless)."""
-        return next((phase for phase in self.phases if phase.sessionless), None)
-
-    def collect_errors(self) -> list[CollectError]:
-        """Each erroring module once per run, though workers and both phases may report it."""
-        unique: dict[str, CollectError] = {}
-        for phase in self.phases:
-            for error in phase.collect_errors:
-                unique.setdefault(error.nodeid, error)
-        return list(unique.values())
-
-    def unexplained_exit(self) -> tuple[PhaseResult, int] | None:
-        """A phase whose pytest exit code the events do not explain (a plugin failing the session, say)."""
-        for phase in self.phases:
-            code = phase.exit_code
-            if code in (None, 0, 5) or phase.interrupted or phase.timed_out:
-                continue
-            if (code == 1 or not phase.ended) and any(test.is_failing for test in phase.tests):
-                continue
-            if phase.collect_errors:  # sequential pytest exits 2 on them, xdist 1: either way they are shown
-                continue
-            return phase, code
-        return None
-
-    def exit_code(self) -> int:
-        if self.worktree_refusal and not self.phases:  # refused before the run: nothing else to say
-            return errors.EXIT_DIRTY_WORKTREE
-        sessionless = self.sessionless()
-        if sessionless is not None and sessionless.exit_code is not None:  # pytest's own verdict, as it gave it
-            return sessionless.exit_code if 0 <= sessionless.exit_code < 256 else errors.EXIT_INTERNAL_ERROR
-        counts = self.counts()
-        rate = compute_pass_rate(counts)
-        if any(phase.interrupted for phase in self.phases) or self.collect_errors():
-            return errors.EXIT_INTERRUPTED
-        if any(phase.internal_errors or phase.pytest_exit(3) for phase in self.phases):
-            return errors.EXIT_INTERNAL_ERROR
-        if self.strict_guarantees and self.broken_guarantees:
-            return errors.EXIT_INTERNAL_ERROR
-        if any(phase.pytest_exit(4) or phase.refusals for phase in self.phases):
-            return errors.EXIT_USAGE_ERROR
-        if rate is not None and passing_and_failing(counts)[1] and rate < self.min_pass_rate:
-            return errors.EXIT_TESTS_FAILED
-        unexplained = self.unexplained_exit()
-        if unexplained is not None:
-            code = unexplained[1]
-            return code if 0 < code < 256 else errors.EXIT_INTERNAL_ERROR
-        if self.leaks_fail and self.leaks:
-            return errors.EXIT_TESTS_FAILED
-        if not self.tests:
-            return errors.EXIT_NO_TESTS
-        if self.worktree_refusal:
-            return errors.EXIT_DIRTY_WORKTREE
-        return errors.EXIT_OK

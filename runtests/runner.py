@@ -1,5 +1,5 @@
-"""Run one phase: spawn pytest with the plugin, stream its events to a callback, handle Ctrl-C; start the next
-phase's process ahead, held at its gate."""
+"""Run one phase: spawn pytest with the plugin, stream its events into the phase's recorder, handle Ctrl-C and
+time limits; start the next phase's process ahead, held at its gate."""
 
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from runtests import events, leaks
-from runtests.leaks import Leak
-from runtests.plan import Phase
-from runtests.prestart import Launcher, make_env
+from runtests.config import Options
+from runtests.launch.prestart import Launcher, make_env
+from runtests.plan import Phase, make_plan
+from runtests.recorder import Ended, PhaseRecorder
+from runtests.results import PhaseResult
 
 Process = subprocess.Popen[bytes]
 
@@ -29,19 +31,6 @@ HUNG_TEST_GRACE_S = 5.0  # past --timeout, for a test stuck where the in-process
 EventCallback = Callable[[dict[str, Any]], None]
 
 
-@dataclasses.dataclass(frozen=True)
-class PhaseRun:
-    """What the process did, apart from its events."""
-
-    exit_code: int
-    output_path: Path | None  # pytest's own terminal output, when not streamed
-    started_at: float = 0.0  # wall clock when its gate opened
-    duration_s: float = 0.0  # from the gate to the process's end
-    interrupted: bool = False  # Ctrl-C or SIGTERM
-    timed_out: bool = False  # --run-timeout expired, or a test hung past --timeout where no alarm could reach it
-    leaks: tuple[Leak, ...] = ()  # processes its session still held after it exited, stopped (runtests.leaks)
-
-
 @dataclasses.dataclass
 class Limits:
     """When to stop a phase that does not end by itself; monotonic seconds."""
@@ -50,25 +39,23 @@ class Limits:
     test_timeout_s: float | None = None
 
 
-class Watch:
-    """Turns signals, deadlines and hung tests into a stop: SIGINT to pytest's group, then SIGKILL."""
+def nothing_running() -> float | None:
+    return None
 
-    def __init__(self, limits: Limits) -> None:
+
+class Watch:
+    """Turns signals, deadlines and hung tests into a stop: SIGINT to pytest's group, then SIGKILL. What runs, and
+    since when, it reads from the phase's recorder (`oldest_running`: when the longest-running test began)."""
+
+    def __init__(self, limits: Limits, oldest_running: Callable[[], float | None] = nothing_running) -> None:
         self.limits = limits
+        self.oldest_running = oldest_running
         self.interrupts = 0
-        self.running: dict[str, float] = {}  # node id -> when its begin event was read
         self.kill_at: float | None = None
         self.reason: str | None = None
 
     def on_signal(self, signum: int, frame: Any) -> None:
         self.interrupts += 1
-
-    def track(self, event: dict[str, Any]) -> None:
-        kind = event.get("e")
-        if kind == "begin":
-            self.running[event.get("nodeid", "")] = time.monotonic()
-        elif kind == "test":
-            self.running.pop(event.get("nodeid", ""), None)
 
     def why_stop(self, now: float) -> str | None:
         if self.interrupts:
@@ -76,8 +63,8 @@ class Watch:
         deadline = self.limits.run_deadline
         if deadline is not None and now > deadline:
             return "timed_out"
-        limit = self.limits.test_timeout_s
-        if limit is not None and self.running and now - min(self.running.values()) > limit + HUNG_TEST_GRACE_S:
+        limit, oldest = self.limits.test_timeout_s, self.oldest_running()
+        if limit is not None and oldest is not None and now - oldest > limit + HUNG_TEST_GRACE_S:
             return "timed_out"
         return None
 
@@ -93,18 +80,19 @@ class Watch:
 
 
 class OutputTail:
-    """Relays what a process appends to its output file, whole lines at a time, once switched on."""
+    """Relays what a process appends to its output file, whole lines at a time, while `relaying()` says so (under
+    -s, once the process's pytest has said so)."""
 
     MAX_CHUNK = 1 << 20
 
-    def __init__(self, write: Callable[[str], None]) -> None:
+    def __init__(self, write: Callable[[str], None], relaying: Callable[[], bool]) -> None:
         self.write = write
-        self.on = False
+        self.relaying = relaying
         self.offset = 0
         self.partial = b""
 
     def poll(self, path: Path | None, final: bool = False) -> None:
-        if not self.on or path is None:
+        if path is None or not self.relaying():
             return
         try:
             with open(path, "rb") as source:
@@ -256,27 +244,24 @@ class PhaseProcess:
 
     def run(
         self,
-        on_event: EventCallback,
+        recorder: PhaseRecorder,
         limits: Limits | None = None,
         word: bytes = events.GATE_GO,
         tail: OutputTail | None = None,
         find_leaks: bool = True,
         tick: Callable[[], None] | None = None,
-    ) -> PhaseRun:
-        """Release the gate and run to the end; the first Ctrl-C asks pytest to stop, a second kills its group.
-        `tail`: relays what the process writes to its output as it comes (under -s), once it is switched on."""
+    ) -> PhaseResult:
+        """Release the gate and run to the end, the events into `recorder`, whose record of the phase it returns;
+        the first Ctrl-C asks pytest to stop, a second kills its group. `tail`: relays what the process writes to
+        its output as it comes (under -s)."""
         watch = self.release(limits, word)
         if limits is not None:
             watch.limits = limits
-
-        def deliver(event: dict[str, Any]) -> None:
-            watch.track(event)
-            on_event(event)
-
+        watch.oldest_running = recorder.oldest_running
         process = self.process
         try:
             with self.events as source:
-                reader = EventReader(source, deliver)
+                reader = EventReader(source, recorder.add)
                 while True:
                     try:
                         exit_code = process.wait(timeout=POLL_INTERVAL_S)
@@ -299,33 +284,23 @@ class PhaseProcess:
             restore_handlers(self.handlers)
             self.handlers = {}
         started_at, began = self.released_at
-        return PhaseRun(
-            exit_code=exit_code,
-            output_path=self.output_path,
-            started_at=started_at,
-            duration_s=time.monotonic() - began,
-            interrupted=watch.reason == "interrupted",
-            timed_out=watch.reason == "timed_out",
-            leaks=leaked,
-        )
+        # From its gate's opening, which may have come before this call (the first phase: see commands.run).
+        ended = Ended(exit_code, watch.reason == "interrupted", watch.reason == "timed_out", started_at,
+                      time.monotonic() - began, self.output_path, leaked)  # fmt: skip
+        return recorder.finish(ended)
 
 
-def run_phase(
-    phase: Phase,
-    *,
-    cwd: Path,
-    workdir: Path,
-    on_event: EventCallback,
-    stream_output: bool,
-    environ: Mapping[str, str],
-    limits: Limits | None = None,
-    only_ids: list[str] | None = None,
-) -> PhaseRun:
-    """Start one phase and run it to the end at once."""
-    started = PhaseProcess(
-        phase, cwd=cwd, workdir=workdir, stream_output=stream_output, environ=environ, only_ids=only_ids
-    )
-    return started.run(on_event, limits)
+def run_quietly(process: PhaseProcess, name: str, limits: Limits | None = None) -> PhaseResult:
+    """Run a process to its end, showing nothing: its record (collections, replays, pytest's information
+    commands)."""
+    return process.run(PhaseRecorder(name), limits)
+
+
+def collect_suite(options: Options, starter: PhaseStarter) -> PhaseResult:
+    """One sequential --collect-only process over the run's selection: the collected ids, and the serial ones."""
+    listing = dataclasses.replace(options, pytest_args=(*options.pytest_args, "--collect-only"))
+    collect = make_plan(listing).phases[0]
+    return run_quietly(starter.take(collect), collect.name)
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -374,7 +349,7 @@ class PhaseStarter:
                 launcher=launcher,
             )
 
-    def start_ahead(self, phases: Sequence[Phase], held_back: list[str]) -> None:
+    def start_ahead(self, phases: Sequence[Phase], held_back: Sequence[str]) -> None:
         """Some tests wait for a later phase: start its process now, to wait at the gate."""
         if held_back:
             for phase in phases:

@@ -34,7 +34,7 @@ def clean_environ(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     }
     env.update(GIT_IDENTITY)
     env["COLUMNS"] = "200"
-    # The test extras install the plugins of the compatibility matrix (tests/test_fidelity.py). A sample project
+    # The test extras install the plugins of the compatibility matrix (tests/e2e/test_plugins.py). A sample project
     # runs without them unless its test asks (Project.env): pytest-randomly would shuffle its tests, and importing
     # the others costs every pytest process (and xdist worker) about 0.1 s.
     env["PYTEST_ADDOPTS"] = PLUGINS_OFF

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from runtests.report.junit import first_line
-from runtests.results import RunSummary, TestResult
+from runtests.results import TestResult
+from runtests.summary import RunSummary
 
 SUMMARY_FAILURES_MAX = 50
 ANNOTATIONS_MAX = 50  # GitHub shows at most 10 per step and 50 per job

@@ -18,12 +18,12 @@ from runtests.results import (
     PhaseResult,
     Replay,
     RetryResult,
-    RunSummary,
     SubtestResult,
     Tally,
     TestResult,
     Warning_,
 )
+from runtests.summary import ExitPolicy, RunSummary
 
 SCHEMA_VERSION = 1
 
@@ -170,19 +170,19 @@ def read_summary(data: dict[str, Any]) -> RunSummary:
                 Warning_(str(w.get("message")), str(w.get("location") or ""), phase["name"], w.get("when", "runtest"))
                 for w in phase.get("warnings", ())
             ],
+            collect_errors=[
+                CollectError(e["nodeid"], e.get("longrepr") or "", e["phase"])
+                for e in data.get("collect_errors", ())
+                if e.get("phase") == phase["name"]
+            ],
         )
-        result.collect_errors = [
-            CollectError(e["nodeid"], e.get("longrepr") or "", e["phase"])
-            for e in data.get("collect_errors", ())
-            if e.get("phase") == phase["name"]
-        ]
         phases.append(result)
     if tests:
         raise ValueError(f"tests of phases the report does not list: {', '.join(sorted(tests))}")
+    accept = bool(data.get("accept_parallel_only", (data.get("retries") or {}).get("accepted")))
     return RunSummary(
         phases=phases,
-        min_pass_rate=float(data.get("min_pass_rate", 100.0)),
-        accept_parallel_only=bool(data.get("accept_parallel_only", (data.get("retries") or {}).get("accepted"))),
+        policy=ExitPolicy(float(data.get("min_pass_rate", 100.0)), accept),
         broken_guarantees=list(data.get("broken_guarantees", ())),
         shard=None if shard is None else (shard["index"], shard["total"]),
     )
@@ -211,8 +211,8 @@ def make_report(summary: RunSummary) -> dict[str, Any]:
         "runtests_version": __version__,
         "exit_code": summary.exit_code(),
         "pass_rate": None if rate is None else round(rate, 4),
-        "min_pass_rate": summary.min_pass_rate,
-        "accept_parallel_only": summary.accept_parallel_only,
+        "min_pass_rate": summary.policy.min_pass_rate,
+        "accept_parallel_only": summary.policy.accept_parallel_only,
         "started_at": summary.started_at,
         "duration_s": round(summary.duration_s, 6),
         "shard": None if summary.shard is None else {"index": summary.shard[0], "total": summary.shard[1]},
@@ -239,7 +239,7 @@ def make_report(summary: RunSummary) -> dict[str, Any]:
             "verdicts": dict(stats.verdicts),
             "replays": stats.replays,
             "replay_s": round(stats.replay_s, 6),
-            "accepted": summary.accept_parallel_only,
+            "accepted": summary.policy.accept_parallel_only,
         },
         "broken_guarantees": list(summary.broken_guarantees),
         "leaks": [

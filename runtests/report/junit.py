@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from runtests.files import write_atomically
-from runtests.results import COUNT_KEYS, CollectError, Outcome, PhaseResult, RunSummary, TestResult
+from runtests.results import COUNT_KEYS, CollectError, Outcome, PhaseResult, TestResult
+from runtests.summary import RunSummary
 
 # Characters XML 1.0 cannot hold at all; pytest's own junitxml replaces them the same way.
 ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")

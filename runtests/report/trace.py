@@ -1,17 +1,18 @@
-"""Where the time went: a Chrome trace-event timeline (opens in Perfetto), workers' busy shares, slowest tests."""
+"""Where the time went: a Chrome trace-event timeline of the run (opens in Perfetto)."""
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from runtests.files import write_atomically
-from runtests.results import PhaseResult, RunSummary, TestResult
+from runtests.results import TestResult
+from runtests.summary import RunSummary
 
 
-def timed(tests: list[TestResult]) -> list[TestResult]:
+def timed(tests: Sequence[TestResult]) -> list[TestResult]:
     return [test for test in tests if test.start is not None and test.stop is not None]
 
 
@@ -52,26 +53,3 @@ def make_trace(summary: RunSummary) -> dict[str, Any]:
 def write_trace(path: Path, summary: RunSummary) -> None:
     trace = make_trace(summary)
     write_atomically(path, lambda stream: json.dump(trace, stream, separators=(",", ":")))
-
-
-def busy_shares(phase: PhaseResult) -> tuple[dict[str, float], float]:
-    """Each worker's busy share of the phase's test span, and the idle tail: from the first worker to run
-    out of work to the end of the last test."""
-    tests = timed(phase.tests)
-    if not tests or not phase.is_parallel:
-        return {}, 0.0
-    span_start = min(test.start or 0.0 for test in tests)
-    span_stop = max(test.stop or 0.0 for test in tests)
-    span = max(span_stop - span_start, 1e-9)
-    busy: dict[str, float] = defaultdict(float)
-    last_stop: dict[str, float] = {}
-    for test in tests:
-        worker = test.worker or "main"
-        busy[worker] += (test.stop or 0.0) - (test.start or 0.0)
-        last_stop[worker] = max(last_stop.get(worker, 0.0), test.stop or 0.0)
-    shares = {worker: min(1.0, seconds / span) for worker, seconds in sorted(busy.items())}
-    return shares, span_stop - min(last_stop.values())
-
-
-def slowest(summary: RunSummary, count: int) -> list[TestResult]:
-    return sorted(summary.tests, key=lambda test: -test.duration_s)[:count]

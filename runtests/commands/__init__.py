@@ -1,0 +1,1 @@
+"""One module per command: run, diagnose, combine; the run context they share."""
