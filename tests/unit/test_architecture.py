@@ -9,8 +9,9 @@ import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "runtests"
-# Used by both sides: the only runtests modules the pytest side may import besides its own.
-SHARED = {"events", "modes", "durations", "files", "errors"}
+# Used by both sides: the only runtests modules the pytest side may import besides its own. tracer is standard
+# library only (it runs under interpreters that have no pytest).
+SHARED = {"events", "modes", "durations", "files", "errors", "tracer"}
 
 
 def module_name(path: Path) -> str:
